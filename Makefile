@@ -1,0 +1,44 @@
+# Gatehouse — see README.md. `make test` is the one command CI runs.
+GO      ?= go
+BIN     ?= bin/gatehouse
+PKGS    ?= ./...
+FUZZTIME ?= 30s
+
+.PHONY: all build test test-deps vet fmt bench gobench fuzz clean
+
+all: build
+
+build:
+	$(GO) build -trimpath -o $(BIN) ./cmd/gatehouse
+
+# Installs what the tests need when it is missing, then runs every test
+# (unit, fuzz seeds, end-to-end against the real binary) under the race
+# detector.
+test: test-deps
+	$(GO) vet $(PKGS)
+	$(GO) test -race -count=1 -timeout 25m $(PKGS)
+
+test-deps:
+	./scripts/test-deps.sh
+
+vet:
+	$(GO) vet $(PKGS)
+
+fmt:
+	gofmt -l -w $$(git ls-files '*.go')
+
+# Go benchmarks of the hot path (router, header rules, proxy exchange).
+gobench:
+	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
+
+# Side-by-side harness: nginx, HAProxy, Caddy, httputil and Gatehouse.
+bench: build
+	./scripts/bench-deps.sh
+	cd ../shared/bench && GATEHOUSE=$(CURDIR)/$(BIN) ./run.sh
+
+# Runs every native fuzz target for FUZZTIME each.
+fuzz:
+	./scripts/fuzz.sh $(FUZZTIME)
+
+clean:
+	rm -rf bin

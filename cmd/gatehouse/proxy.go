@@ -1,0 +1,56 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+
+	"github.com/gatehouse-proxy/gatehouse/internal/config"
+)
+
+// cmdProxy is quick mode: it compiles its flags into the same config type a
+// file produces, so it runs exactly the code path of `gatehouse run`.
+func cmdProxy(args []string, stdout, stderr io.Writer) int {
+	fs := newFlags("proxy", "--from ADDR --to URL [--to URL ...] [--tls-cert FILE --tls-key FILE]", stderr)
+	from := fs.String("from", ":8080", "address to listen on (host:port)")
+	var to multiFlag
+	fs.Var(&to, "to", "upstream target: http://host:port, host:port or unix:/path (repeatable: round-robin)")
+	cert := fs.String("tls-cert", "", "PEM certificate: serve HTTPS (with HTTP/2) instead of HTTP")
+	key := fs.String("tls-key", "", "PEM private key for --tls-cert")
+	accessLog := fs.Bool("access-log", false, "write a JSON access-log line per request to stdout")
+	if code, ok := parseFlags(fs, args, stdout); !ok {
+		return code
+	}
+	if fs.NArg() > 0 || len(to) == 0 || (*cert == "") != (*key == "") {
+		switch {
+		case len(to) == 0:
+			fmt.Fprintln(stderr, "gatehouse proxy: at least one --to is required")
+		case (*cert == "") != (*key == ""):
+			fmt.Fprintln(stderr, "gatehouse proxy: --tls-cert and --tls-key go together")
+		}
+		fs.Usage()
+		return exitUsage
+	}
+	cfg := quickConfig(*from, to, *cert, *key, *accessLog)
+	if err := cfg.Normalize(); err != nil {
+		printErr(stderr, err)
+		return exitUsage
+	}
+	return serve(context.Background(), cfg, nil, "", stderr)
+}
+
+// quickConfig is the configuration quick mode runs: one listener, one
+// catch-all route, one upstream; everything else at its defaults.
+func quickConfig(from string, to []string, cert, key string, accessLog bool) *config.Config {
+	cfg := &config.Config{
+		File:      "(quick mode)",
+		Listeners: []config.Listener{{Address: from}},
+		Routes:    []config.Route{{Name: "proxy", Upstream: "upstream"}},
+		Upstreams: map[string]config.Upstream{"upstream": {Targets: append([]string(nil), to...)}},
+	}
+	if cert != "" {
+		cfg.Listeners[0].TLS = &config.ListenerTLS{Cert: cert, Key: key}
+	}
+	cfg.Log.Access.Enabled = &accessLog
+	return cfg
+}

@@ -1,0 +1,150 @@
+package main
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/gatehouse-proxy/gatehouse/internal/config"
+	"github.com/gatehouse-proxy/gatehouse/internal/listen"
+	"github.com/gatehouse-proxy/gatehouse/internal/runtime"
+)
+
+// server is a running Gatehouse: the current runtime behind a Holder, the
+// listeners, and how to reload.
+type server struct {
+	logger  *slog.Logger
+	level   *slog.LevelVar
+	holder  *runtime.Holder
+	mgr     *listen.Manager
+	reloads chan string // reasons; serialises reloads
+	load    func() (*config.Config, error)
+}
+
+// serve runs cfg until SIGTERM/SIGINT (or ctx ends). load, when non-nil,
+// re-reads the configuration on SIGHUP and, with watchFile set, when that
+// file changes. It returns the process exit code.
+func serve(ctx context.Context, cfg *config.Config, load func() (*config.Config, error), watchFile string, stderr io.Writer) int {
+	logger, level, err := newLogger(cfg.Log, stderr)
+	if err != nil {
+		printErr(stderr, err)
+		return exitError
+	}
+	rt, err := runtime.Build(cfg, nil, runtime.Options{Logger: logger})
+	if err != nil {
+		printErr(stderr, err)
+		return exitError
+	}
+	s := &server{logger: logger, level: level, holder: runtime.NewHolder(rt), reloads: make(chan string, 1), load: load}
+	s.mgr = listen.NewManager(s.holder, logger)
+	if err := s.mgr.Apply(cfg); err != nil {
+		logger.Error("cannot listen", "error", err)
+		rt.Close()
+		return exitError
+	}
+	for _, w := range rt.Warnings() {
+		logger.Warn("config warning", "warning", w.Error())
+	}
+	logger.Info("ready", "generation", rt.Generation(), "routes", len(cfg.Routes))
+
+	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	if load != nil && watchFile != "" {
+		if err := watchConfig(ctx, watchFile, s.requestReload, logger); err != nil {
+			logger.Warn("not watching the config file; reload with SIGHUP", "error", err)
+		}
+	}
+	go s.reloadLoop(ctx)
+
+	for {
+		select {
+		case <-hup:
+			if load == nil {
+				logger.Info("SIGHUP ignored: no configuration file to reload")
+				continue
+			}
+			s.requestReload("SIGHUP")
+		case <-ctx.Done():
+			return s.shutdown()
+		}
+	}
+}
+
+// requestReload asks for a reload; requests arriving while one is pending
+// fold into it.
+func (s *server) requestReload(reason string) {
+	select {
+	case s.reloads <- reason:
+	default:
+	}
+}
+
+func (s *server) reloadLoop(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case reason := <-s.reloads:
+			s.reload(reason)
+		}
+	}
+}
+
+// reload builds a new runtime beside the current one and swaps it in. A
+// broken file is refused with its positions logged, and the old
+// configuration keeps serving.
+func (s *server) reload(reason string) {
+	cfg, err := s.load()
+	if err != nil {
+		s.logger.Error("config reload failed", "reason", reason, "error", err.Error())
+		return
+	}
+	cur := s.holder.Current()
+	next, err := runtime.Build(cfg, cur, runtime.Options{Logger: s.logger})
+	if err != nil {
+		s.logger.Error("config reload failed", "reason", reason, "error", err.Error())
+		return
+	}
+	if err := s.mgr.Apply(cfg); err != nil {
+		next.Discard(cur)
+		s.logger.Error("config reload failed", "reason", reason, "error", err.Error())
+		return
+	}
+	s.level.Set(parseLevel(cfg.Log.Level))
+	s.holder.Swap(next)
+	for _, w := range next.Warnings() {
+		s.logger.Warn("config warning", "warning", w.Error())
+	}
+	s.logger.Info("config reloaded", "reason", reason, "generation", next.Generation())
+}
+
+// shutdown stops accepting, drains in-flight requests (streams and
+// WebSockets included) up to server.shutdown_timeout, then exits 0.
+func (s *server) shutdown() int {
+	rt := s.holder.Current()
+	timeout := rt.Config().Server.ShutdownTimeout.D()
+	s.logger.Info("shutting down", "timeout", timeout.String())
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	if err := s.mgr.Shutdown(ctx); err != nil {
+		s.logger.Warn("listeners did not drain in time", "error", err)
+	}
+	done := make(chan struct{})
+	go func() {
+		rt.Close()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		s.logger.Warn("streams still open at the shutdown deadline; closing them")
+	}
+	s.logger.Info("stopped")
+	return exitOK
+}

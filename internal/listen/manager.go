@@ -1,0 +1,202 @@
+package listen
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+
+	"github.com/gatehouse-proxy/gatehouse/internal/config"
+	"github.com/gatehouse-proxy/gatehouse/internal/protocol"
+)
+
+// Manager owns the listening sockets. Listeners outlive reloads (DESIGN.md):
+// Apply opens the ones a configuration adds, keeps those whose address is
+// unchanged and drains the ones it removes. Every listener serves the same
+// handler (the runtime Holder), so a reload never touches sockets it keeps.
+//
+// Safe for concurrent use.
+type Manager struct {
+	handler http.Handler
+	logger  *slog.Logger
+
+	mu      sync.Mutex
+	servers map[string]*server // by configured address
+	closed  bool
+}
+
+// NewManager returns a Manager serving handler on the listeners Apply opens.
+func NewManager(handler http.Handler, logger *slog.Logger) *Manager {
+	return &Manager{handler: handler, logger: logger, servers: make(map[string]*server)}
+}
+
+// server is one listener and the HTTP server on it.
+type server struct {
+	name  string
+	addr  net.Addr
+	srv   *http.Server
+	certs *certHolder // nil for plain listeners
+	done  chan struct{}
+}
+
+// Apply makes the open listeners match cfg. New listeners are bound before
+// Apply returns (so "listening" is logged with the real port); a listener
+// that cannot be bound fails the whole Apply and nothing that Apply opened
+// stays open. Removed listeners are drained in the background, bounded by
+// cfg.Server.ShutdownTimeout.
+//
+// Server settings (timeouts, header limits) are taken when a listener is
+// opened; a reload changes them for listeners it opens, not for kept ones.
+func (m *Manager) Apply(cfg *config.Config) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return errors.New("listen: manager is shut down")
+	}
+	want := make(map[string]bool, len(cfg.Listeners))
+	var opened []*server
+	for _, lc := range cfg.Listeners {
+		want[lc.Address] = true
+		if s, ok := m.servers[lc.Address]; ok {
+			if err := s.updateTLS(lc); err != nil {
+				m.closeAll(opened)
+				return fmt.Errorf("listener %s: %w", lc.Address, err)
+			}
+			continue
+		}
+		s, err := m.open(cfg, lc)
+		if err != nil {
+			m.closeAll(opened)
+			return fmt.Errorf("listener %s: %w", lc.Address, err)
+		}
+		opened = append(opened, s)
+	}
+	for _, s := range opened {
+		m.servers[s.name] = s
+	}
+	for addr, s := range m.servers {
+		if !want[addr] {
+			delete(m.servers, addr)
+			m.logger.Info("closing listener", "listener", s.name, "address", s.addr.String())
+			go func() {
+				ctx, cancel := context.WithTimeout(context.Background(), cfg.Server.ShutdownTimeout.D())
+				defer cancel()
+				_ = s.srv.Shutdown(ctx)
+			}()
+		}
+	}
+	return nil
+}
+
+func (m *Manager) closeAll(servers []*server) {
+	for _, s := range servers {
+		_ = s.srv.Close()
+	}
+}
+
+// open binds one listener and starts serving it.
+func (m *Manager) open(cfg *config.Config, lc config.Listener) (*server, error) {
+	ln, err := net.Listen("tcp", lc.Address)
+	if err != nil {
+		return nil, err
+	}
+	limits := protocol.FramingLimits{
+		MaxURIBytes:    int(cfg.Server.MaxURIBytes),
+		MaxHeaderBytes: int(cfg.Server.MaxHeaderBytes),
+	}
+	s := &server{name: lc.Address, addr: ln.Addr(), done: make(chan struct{})}
+	s.srv = &http.Server{
+		Handler:           m.handler,
+		ReadHeaderTimeout: cfg.Server.ReadHeaderTimeout.D(),
+		ReadTimeout:       0, // a whole-body deadline would cut long uploads; the idle gap is bounded per read below
+		IdleTimeout:       cfg.Server.IdleTimeout.D(),
+		MaxHeaderBytes:    int(cfg.Server.MaxHeaderBytes),
+		ErrorLog:          slog.NewLogLogger(m.logger.Handler(), slog.LevelDebug),
+	}
+	var serveLn net.Listener
+	if lc.TLS != nil {
+		s.certs = &certHolder{}
+		if err := s.certs.load(lc.TLS.Cert, lc.TLS.Key); err != nil {
+			_ = ln.Close()
+			return nil, err
+		}
+		tlsCfg := serverTLSConfig(s.certs)
+		s.srv.TLSConfig = tlsCfg
+		s.srv.ConnContext = markTLS
+		serveLn, err = newTLSDispatcher(ln, tlsCfg, s.srv, limits, cfg.Server.ReadHeaderTimeout.D(), m.logger)
+		if err != nil {
+			_ = ln.Close()
+			return nil, err
+		}
+	} else {
+		serveLn = GuardListener(ln, limits, WithGuardLogger(m.logger))
+	}
+	go func() {
+		defer close(s.done)
+		if err := s.srv.Serve(serveLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			m.logger.Error("listener stopped", "listener", s.name, "error", err)
+		}
+	}()
+	m.logger.Info("listening", "listener", lc.Name, "address", s.addr.String(), "tls", lc.TLS != nil)
+	return s, nil
+}
+
+// Addrs returns the bound address of every open listener, by configured
+// address (useful with port 0).
+func (m *Manager) Addrs() map[string]net.Addr {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := make(map[string]net.Addr, len(m.servers))
+	for k, s := range m.servers {
+		out[k] = s.addr
+	}
+	return out
+}
+
+// Shutdown stops accepting on every listener and waits for in-flight
+// requests on them until ctx ends; then it closes what is left. Hijacked
+// connections (WebSockets) are the runtime's to drain.
+func (m *Manager) Shutdown(ctx context.Context) error {
+	m.mu.Lock()
+	m.closed = true
+	servers := make([]*server, 0, len(m.servers))
+	for _, s := range m.servers {
+		servers = append(servers, s)
+	}
+	m.mu.Unlock()
+	var wg sync.WaitGroup
+	var firstErr error
+	var errMu sync.Mutex
+	for _, s := range servers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := s.srv.Shutdown(ctx); err != nil {
+				_ = s.srv.Close()
+				errMu.Lock()
+				if firstErr == nil {
+					firstErr = err
+				}
+				errMu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	return firstErr
+}
+
+type tlsKey struct{}
+
+// markTLS records in a connection's context that it arrived over TLS.
+func markTLS(ctx context.Context, _ net.Conn) context.Context {
+	return context.WithValue(ctx, tlsKey{}, true)
+}
+
+// IsTLS reports whether the request context belongs to a TLS listener.
+func IsTLS(ctx context.Context) bool {
+	v, _ := ctx.Value(tlsKey{}).(bool)
+	return v
+}

@@ -1,0 +1,151 @@
+package listen
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/net/http2"
+
+	"github.com/gatehouse-proxy/gatehouse/internal/config"
+	"github.com/gatehouse-proxy/gatehouse/internal/protocol"
+)
+
+// certHolder serves the current certificate of a listener; a reload swaps
+// it without touching open connections.
+type certHolder struct {
+	cert atomic.Pointer[tls.Certificate]
+	mu   sync.Mutex
+	cur  [2]string // cert and key paths loaded
+}
+
+func (h *certHolder) load(certFile, keyFile string) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	c, err := tls.LoadX509KeyPair(certFile, keyFile)
+	if err != nil {
+		return fmt.Errorf("load certificate: %w", err)
+	}
+	h.cert.Store(&c)
+	h.cur = [2]string{certFile, keyFile}
+	return nil
+}
+
+func (h *certHolder) get(*tls.ClientHelloInfo) (*tls.Certificate, error) {
+	return h.cert.Load(), nil
+}
+
+// updateTLS reloads a kept listener's certificate files.
+func (s *server) updateTLS(lc config.Listener) error {
+	switch {
+	case s.certs == nil && lc.TLS == nil:
+		return nil
+	case s.certs == nil || lc.TLS == nil:
+		return errors.New("cannot switch a running listener between TLS and plain HTTP; use another address")
+	}
+	return s.certs.load(lc.TLS.Cert, lc.TLS.Key)
+}
+
+// serverTLSConfig: TLS 1.2+ with forward-secret AEAD suites only (Go's TLS
+// 1.3 suites are all AEAD; the 1.2 list is restricted to ECDHE+AEAD), h2
+// preferred over http/1.1 via ALPN (RFC 7301).
+func serverTLSConfig(certs *certHolder) *tls.Config {
+	return &tls.Config{
+		MinVersion:     tls.VersionTLS12,
+		GetCertificate: certs.get,
+		NextProtos:     []string{"h2", "http/1.1"},
+		CipherSuites: []uint16{
+			tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+			tls.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+			tls.TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
+			tls.TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
+			tls.TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
+			tls.TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
+		},
+	}
+}
+
+// tlsDispatcher terminates TLS itself so that HTTP/1.1 over TLS still goes
+// through the framing guard (which must see plaintext): after the
+// handshake, connections that negotiated h2 are served by the HTTP/2 server
+// directly, and HTTP/1.1 ones are guarded and handed to net/http through
+// Accept. Handshakes run on their own goroutines so a slow client cannot
+// hold up Accept.
+type tlsDispatcher struct {
+	net.Listener
+	conns  chan net.Conn
+	closed chan struct{}
+	once   sync.Once
+}
+
+func newTLSDispatcher(ln net.Listener, tlsCfg *tls.Config, srv *http.Server, limits protocol.FramingLimits, handshakeTimeout time.Duration, logger *slog.Logger) (*tlsDispatcher, error) {
+	h2 := &http2.Server{}
+	if err := http2.ConfigureServer(srv, h2); err != nil {
+		return nil, fmt.Errorf("configure HTTP/2: %w", err)
+	}
+	d := &tlsDispatcher{Listener: ln, conns: make(chan net.Conn), closed: make(chan struct{})}
+	go d.acceptLoop(tlsCfg, srv, h2, limits, handshakeTimeout, logger)
+	return d, nil
+}
+
+func (d *tlsDispatcher) acceptLoop(tlsCfg *tls.Config, srv *http.Server, h2 *http2.Server, limits protocol.FramingLimits, timeout time.Duration, logger *slog.Logger) {
+	for {
+		raw, err := d.Listener.Accept()
+		if err != nil {
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				continue
+			}
+			d.Close()
+			return
+		}
+		go d.handshake(raw, tlsCfg, srv, h2, limits, timeout, logger)
+	}
+}
+
+func (d *tlsDispatcher) handshake(raw net.Conn, tlsCfg *tls.Config, srv *http.Server, h2 *http2.Server, limits protocol.FramingLimits, timeout time.Duration, logger *slog.Logger) {
+	tc := tls.Server(raw, tlsCfg)
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	err := tc.HandshakeContext(ctx)
+	cancel()
+	if err != nil {
+		logger.Debug("tls handshake failed", "remote", raw.RemoteAddr().String(), "error", err)
+		_ = raw.Close()
+		return
+	}
+	if tc.ConnectionState().NegotiatedProtocol == "h2" {
+		base := markTLS(context.Background(), tc)
+		h2.ServeConn(tc, &http2.ServeConnOpts{Context: base, BaseConfig: srv, Handler: srv.Handler})
+		return
+	}
+	select {
+	case d.conns <- GuardConn(tc, limits, WithGuardLogger(logger)):
+	case <-d.closed:
+		_ = tc.Close()
+	}
+}
+
+func (d *tlsDispatcher) Accept() (net.Conn, error) {
+	select {
+	case c := <-d.conns:
+		return c, nil
+	case <-d.closed:
+		return nil, net.ErrClosed
+	}
+}
+
+func (d *tlsDispatcher) Close() error {
+	var err error
+	d.once.Do(func() {
+		close(d.closed)
+		err = d.Listener.Close()
+	})
+	return err
+}

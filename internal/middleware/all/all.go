@@ -1,0 +1,10 @@
+// Package all links every middleware into the binary: importing it (for its
+// side effects) registers each one with internal/middleware. The runtime
+// and the CLI import it; a new middleware package adds its line here.
+package all
+
+import (
+	_ "github.com/gatehouse-proxy/gatehouse/internal/middleware/bodylimit" // body_limit, body-limit
+	_ "github.com/gatehouse-proxy/gatehouse/internal/middleware/headers"   // headers
+	_ "github.com/gatehouse-proxy/gatehouse/internal/middleware/rewrite"   // rewrite
+)

@@ -1,0 +1,222 @@
+package proxy
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gatehouse-proxy/gatehouse/internal/observe"
+	"github.com/gatehouse-proxy/gatehouse/internal/protocol"
+	"github.com/gatehouse-proxy/gatehouse/internal/upstream"
+)
+
+// phase is where an exchange is; each has its own timeout.
+type phase uint8
+
+const (
+	phaseStart  phase = iota // picking, connecting (the dialer bounds the dial)
+	phaseUpload              // sending the request body: Idle between client reads
+	phaseHeader              // request sent, waiting for the head: ResponseHeader
+	phaseBody                // copying the response body: Idle between backend reads
+	phaseDone                // finished or upgraded: no timeout
+)
+
+// exchange is the state of one request's trip upstream. It is allocated per
+// request and found by the ReverseProxy hooks in the request context.
+//
+// Timeouts use one timer per exchange, re-armed on phase changes. Body reads
+// only store a timestamp (no timer reset per read); when the timer fires it
+// compares the deadline with that timestamp and re-arms if there was
+// activity. When a deadline passes, the outbound context is cancelled with
+// the protocol sentinel as its cause, which http.Transport returns from
+// RoundTrip (context.Cause), so serveErr maps it to 504.
+type exchange struct {
+	h        *handler
+	info     *observe.RequestInfo
+	w        http.ResponseWriter
+	target   *upstream.Target
+	pick     upstream.PickContext
+	timeouts Timeouts
+	cancel   context.CancelCauseFunc
+	parent   context.Context // the inbound request's: done when the client left
+	begin    time.Time
+
+	// last is the time of the last body read (entry or exit), in
+	// nanoseconds since begin; reading counts reads in progress (upload and
+	// response body may both be read at once).
+	last    atomic.Int64
+	reading atomic.Int32
+
+	mu      sync.Mutex // guards the fields below
+	ph      phase
+	phStart time.Duration // since begin
+	fired   error         // the timeout sentinel that cancelled the exchange
+	tm      *time.Timer
+}
+
+func (x *exchange) since() time.Duration { return time.Since(x.begin) }
+
+// touch records body activity.
+func (x *exchange) touch() { x.last.Store(int64(x.since())) }
+
+// enter moves the exchange to p and re-arms the timer for it. Moving from
+// upload to header only happens from upload (the backend may answer before
+// it read the whole body, and then we are already in the body phase).
+func (x *exchange) enter(p phase) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if x.ph == phaseDone || x.fired != nil || (p == phaseHeader && x.ph > phaseUpload) {
+		return
+	}
+	now := x.since()
+	x.ph, x.phStart = p, now
+	x.last.Store(int64(now))
+	x.armLocked(now)
+}
+
+// deadlineLocked returns when (since begin) the current phase or the total
+// bound expires, and the error that expiry raises; at < 0 means none.
+func (x *exchange) deadlineLocked() (at time.Duration, cause error) {
+	at = -1
+	switch x.ph {
+	case phaseUpload, phaseBody:
+		if x.timeouts.Idle > 0 {
+			at, cause = time.Duration(x.last.Load())+x.timeouts.Idle, protocol.ErrIdleTimeout
+		}
+	case phaseHeader:
+		if x.timeouts.ResponseHeader > 0 {
+			at, cause = x.phStart+x.timeouts.ResponseHeader, protocol.ErrResponseHeaderTimeout
+		}
+	case phaseDone:
+		return -1, nil
+	}
+	if tot := x.timeouts.Total; tot > 0 && (at < 0 || tot <= at) {
+		at, cause = tot, protocol.ErrTotalTimeout
+	}
+	return at, cause
+}
+
+func (x *exchange) armLocked(now time.Duration) {
+	at, _ := x.deadlineLocked()
+	if at < 0 {
+		if x.tm != nil {
+			x.tm.Stop()
+		}
+		return
+	}
+	d := max(at-now, 0)
+	if x.tm == nil {
+		x.tm = time.AfterFunc(d, x.fire)
+	} else {
+		x.tm.Reset(d)
+	}
+}
+
+// fire runs on the timer goroutine. It re-evaluates from the current state,
+// so a stale firing (after a phase change or activity) only re-arms.
+func (x *exchange) fire() {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if x.ph == phaseDone || x.fired != nil {
+		return
+	}
+	now := x.since()
+	at, cause := x.deadlineLocked()
+	if at < 0 {
+		return
+	}
+	if cause == protocol.ErrIdleTimeout && x.reading.Load() == 0 {
+		// No read is waiting: the copy is busy writing to a slow client,
+		// which is the server's write timeout's business, not ours.
+		at = now + x.timeouts.Idle
+		if tot := x.timeouts.Total; tot > 0 && tot < at {
+			at = tot
+		}
+	}
+	if now < at {
+		x.tm.Reset(at - now)
+		return
+	}
+	x.fired = cause
+	x.cancel(cause)
+}
+
+func (x *exchange) firedErr() error {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	return x.fired
+}
+
+// finish ends the exchange: it stops the timer and releases the outbound
+// context. It is deferred by ServeHTTP and also runs when ReverseProxy
+// aborts a response mid-body with panic(http.ErrAbortHandler) (body read
+// or client write failed, or a timeout cut the stream): it records and
+// logs why, then re-raises the panic so net/http closes the connection and
+// the client sees a truncated response, never a clean one.
+func (x *exchange) finish(r *http.Request) {
+	p := recover()
+	x.mu.Lock()
+	fired := x.fired
+	x.ph = phaseDone
+	if x.tm != nil {
+		x.tm.Stop()
+	}
+	x.mu.Unlock()
+	x.cancel(context.Canceled)
+	if p == nil {
+		return
+	}
+	if x.info.Err == nil {
+		switch {
+		case fired != nil:
+			x.info.Err = fired
+		case r.Context().Err() != nil:
+			x.info.Err = context.Cause(r.Context())
+		default:
+			x.info.Err = errAborted
+		}
+	}
+	x.h.logFailure(r, x, x.info.Err, 0)
+	panic(p)
+}
+
+// uploadBody wraps the outbound request body to record idle time and the
+// end of the upload (which starts the response header phase).
+type uploadBody struct {
+	rc io.ReadCloser
+	x  *exchange
+}
+
+func (b *uploadBody) Read(p []byte) (int, error) {
+	b.x.reading.Add(1)
+	b.x.touch()
+	n, err := b.rc.Read(p)
+	b.x.touch()
+	b.x.reading.Add(-1)
+	if err == io.EOF {
+		b.x.enter(phaseHeader)
+	}
+	return n, err
+}
+
+func (b *uploadBody) Close() error { return b.rc.Close() }
+
+// responseBody wraps the backend's response body to record idle time.
+type responseBody struct {
+	rc io.ReadCloser
+	x  *exchange
+}
+
+func (b *responseBody) Read(p []byte) (int, error) {
+	b.x.reading.Add(1)
+	b.x.touch()
+	n, err := b.rc.Read(p)
+	b.x.touch()
+	b.x.reading.Add(-1)
+	return n, err
+}
+
+func (b *responseBody) Close() error { return b.rc.Close() }

@@ -1,0 +1,259 @@
+package runtime
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/gatehouse-proxy/gatehouse/internal/action"
+	"github.com/gatehouse-proxy/gatehouse/internal/config"
+	"github.com/gatehouse-proxy/gatehouse/internal/middleware"
+	_ "github.com/gatehouse-proxy/gatehouse/internal/middleware/all" // register every middleware
+	"github.com/gatehouse-proxy/gatehouse/internal/protocol"
+	"github.com/gatehouse-proxy/gatehouse/internal/proxy"
+	"github.com/gatehouse-proxy/gatehouse/internal/route"
+	"github.com/gatehouse-proxy/gatehouse/internal/upstream"
+)
+
+// generations numbers successful builds for logs. A process-wide counter is
+// the one piece of shared state here: it only ever increments.
+var generations atomic.Uint64
+
+// Build compiles cfg (already Normalized) into a Runtime. State whose
+// identity is unchanged is taken over from prev (nil at start-up): upstream
+// pools with their connections, the access-log sink. prev keeps serving
+// until the caller swaps; if Build fails nothing changes.
+//
+// Errors are a config.ErrorList with positions in cfg's file.
+func Build(cfg *config.Config, prev *Runtime, opts Options) (*Runtime, error) {
+	if opts.Logger == nil {
+		return nil, fmt.Errorf("runtime: Options.Logger is required")
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	var errs config.ErrorList
+	rt := &Runtime{
+		cfg:     cfg,
+		pools:   make(map[string]*upstream.Pool, len(cfg.Upstreams)),
+		logger:  opts.Logger,
+		now:     opts.Now,
+		drained: make(chan struct{}),
+	}
+	if !cfg.Server.RequestID.Disabled {
+		rt.ridHeader = http.CanonicalHeaderKey(cfg.Server.RequestID.Header)
+	}
+	trusted, err := protocol.NewTrustedSet(cfg.Server.TrustedProxies)
+	if err != nil {
+		errs = append(errs, config.Errorf(cfg.Pos("$.server.trusted_proxies"), "write CIDRs like 10.0.0.0/8 or single IPs", "%v", err))
+	}
+	rt.trusted = trusted
+
+	for name, uc := range cfg.Upstreams {
+		p, err := reusePool(prev, name, uc)
+		if err != nil {
+			errs = append(errs, config.Errorf(cfg.Pos("$.upstreams."+name), "", "upstream %q: %v", name, err))
+			continue
+		}
+		rt.pools[name] = p
+	}
+
+	router, err := route.Compile(cfg.Routes)
+	if err != nil {
+		errs = append(errs, routeErrors(cfg, err)...)
+	}
+	rt.router = router
+
+	env := middleware.Env{Logger: opts.Logger, Now: opts.Now}
+	rt.routes = make([]compiledRoute, len(cfg.Routes))
+	for i := range cfg.Routes {
+		cr, rerrs := rt.buildRoute(i, &cfg.Routes[i], env)
+		errs = append(errs, rerrs...)
+		rt.routes[i] = cr
+	}
+
+	if len(errs) > 0 {
+		rt.closeNew(prev)
+		return nil, errs
+	}
+	if !opts.DryRun {
+		sink, err := openAccessSink(cfg.Log.Access, prev)
+		if err != nil {
+			rt.closeNew(prev)
+			return nil, config.ErrorList{config.Errorf(cfg.Pos("$.log.access.output"), "check the path and its directory's permissions", "cannot open access log: %v", err)}
+		}
+		rt.access = sink
+	}
+	rt.generation = generations.Add(1)
+	return rt, nil
+}
+
+// closeNew releases pools a failed build created (not those taken over).
+func (rt *Runtime) closeNew(prev *Runtime) {
+	for name, p := range rt.pools {
+		if prev == nil || prev.pools[name] != p {
+			p.Close()
+		}
+	}
+}
+
+// reusePool takes over prev's pool when its identity (targets and transport
+// settings) is unchanged, so connections and state survive the reload.
+func reusePool(prev *Runtime, name string, uc config.Upstream) (*upstream.Pool, error) {
+	p, err := upstream.NewPool(name, uc)
+	if err != nil {
+		return nil, err
+	}
+	if prev != nil {
+		if old, ok := prev.pools[name]; ok && old.Identity() == p.Identity() {
+			p.Close()
+			return old, nil
+		}
+	}
+	return p, nil
+}
+
+func routePath(i int) string { return "$.routes[" + strconv.Itoa(i) + "]" }
+
+func quote(s string) string { return strconv.Quote(s) }
+
+// buildRoute compiles one route's terminal handler and wraps it in its
+// middleware, last entry innermost, so the chain runs in config order.
+func (rt *Runtime) buildRoute(i int, rc *config.Route, env middleware.Env) (compiledRoute, config.ErrorList) {
+	cfg := rt.cfg
+	cr := compiledRoute{name: rc.Name}
+	for _, m := range rc.Match.Methods {
+		switch strings.ToUpper(m) {
+		case http.MethodConnect:
+			cr.allowsConnect = true
+		case http.MethodTrace:
+			cr.allowsTrace = true
+		}
+	}
+	var errs config.ErrorList
+	var h http.Handler
+	var err error
+	switch {
+	case rc.Upstream != "":
+		cr.terminal = "upstream " + rc.Upstream
+		pool := rt.pools[rc.Upstream]
+		if pool == nil {
+			// Reported already (bad upstream) or by Normalize.
+			return cr, errs
+		}
+		preserve := rc.PreserveHost == nil || *rc.PreserveHost
+		h, err = proxy.New(proxy.Options{
+			Pool:         pool,
+			PreserveHost: preserve,
+			Timeouts: proxy.Timeouts{
+				Connect:        rc.Timeouts.Connect.D(),
+				ResponseHeader: rc.Timeouts.ResponseHeader.D(),
+				Idle:           rc.Timeouts.Idle.D(),
+				Total:          rc.Timeouts.Total.D(),
+			},
+			Trusted:         rt.trusted,
+			RequestIDHeader: rt.ridHeader,
+			Logger:          rt.logger,
+		})
+	case rc.Redirect != nil:
+		cr.terminal = "redirect"
+		h, err = action.NewRedirect(*rc.Redirect)
+	case rc.Respond != nil:
+		cr.terminal = "respond"
+		h, err = action.NewRespond(*rc.Respond)
+	case rc.Static != nil:
+		cr.terminal = "static"
+		st := *rc.Static
+		st.Root = resolvePath(cfg.File, st.Root)
+		h, err = action.NewStatic(st, staticStripPrefix(rc))
+	default:
+		return cr, config.ErrorList{config.Errorf(cfg.Pos(routePath(i)), "add one of upstream, redirect, respond, static", "route %q has no terminal action", rc.Name)}
+	}
+	if err != nil {
+		errs = append(errs, asConfigErrors(err, cfg.Pos(routePath(i)))...)
+		return cr, errs
+	}
+	for j := len(rc.Middleware) - 1; j >= 0; j-- {
+		spec := rc.Middleware[j]
+		ctor, ok := middleware.Lookup(spec.Name)
+		if !ok {
+			errs = append(errs, config.Errorf(spec.Pos(), "known middleware: "+strings.Join(middleware.Names(), ", "), "unknown middleware %q", spec.Name))
+			continue
+		}
+		mw, err := ctor(spec, env)
+		if err != nil {
+			errs = append(errs, asConfigErrors(err, spec.Pos())...)
+			continue
+		}
+		h = mw(h)
+	}
+	for _, spec := range rc.Middleware {
+		cr.chain = append(cr.chain, spec.Name)
+	}
+	cr.handler = h
+	return cr, errs
+}
+
+// resolvePath makes a relative path relative to the configuration file's
+// directory, so a config behaves the same whatever directory Gatehouse was
+// started from.
+func resolvePath(configFile, p string) string {
+	if p == "" || filepath.IsAbs(p) || configFile == "" || strings.HasPrefix(configFile, "(") {
+		return p
+	}
+	return filepath.Join(filepath.Dir(configFile), p)
+}
+
+// staticStripPrefix is the prefix removed before a file lookup: explicit, or
+// by default the prefix of a single "/x/*" path match, so that route
+// "/assets/*" with root ./public serves ./public/app.css for /assets/app.css.
+func staticStripPrefix(rc *config.Route) string {
+	if rc.Static.StripPrefix != nil {
+		return *rc.Static.StripPrefix
+	}
+	if len(rc.Match.Path) == 1 && strings.HasSuffix(rc.Match.Path[0], "/*") {
+		return strings.TrimSuffix(rc.Match.Path[0], "/*")
+	}
+	return ""
+}
+
+// routeErrors positions the router's compile errors at the field they name.
+func routeErrors(cfg *config.Config, err error) config.ErrorList {
+	var out config.ErrorList
+	var walk func(error)
+	walk = func(err error) {
+		if j, ok := err.(interface{ Unwrap() []error }); ok {
+			for _, e := range j.Unwrap() {
+				walk(e)
+			}
+			return
+		}
+		var ce *route.CompileError
+		if errors.As(err, &ce) {
+			out = append(out, config.Errorf(cfg.Pos(routePath(ce.Route)+"."+ce.Field), "", "route %q: %v", ce.Name, ce.Err))
+			return
+		}
+		out = append(out, config.Errorf(cfg.Pos("$.routes"), "", "%v", err))
+	}
+	walk(err)
+	return out
+}
+
+// asConfigErrors keeps positioned errors as they are and positions the rest
+// at pos.
+func asConfigErrors(err error, pos config.Pos) config.ErrorList {
+	var list config.ErrorList
+	if errors.As(err, &list) {
+		return list
+	}
+	var one *config.Error
+	if errors.As(err, &one) {
+		return config.ErrorList{one}
+	}
+	return config.ErrorList{config.Errorf(pos, "", "%v", err)}
+}

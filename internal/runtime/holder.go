@@ -1,0 +1,44 @@
+package runtime
+
+import (
+	"net/http"
+	"sync/atomic"
+)
+
+// Holder is the http.Handler every listener serves: it forwards each request
+// to the current Runtime, loaded with one atomic read (DESIGN.md: the
+// runtime is immutable and swapped whole).
+//
+// Safe for concurrent use; Swap may be called while requests are served.
+type Holder struct {
+	cur atomic.Pointer[Runtime]
+}
+
+// NewHolder returns a Holder serving rt.
+func NewHolder(rt *Runtime) *Holder {
+	h := &Holder{}
+	h.cur.Store(rt)
+	return h
+}
+
+// Current returns the Runtime serving new requests.
+func (h *Holder) Current() *Runtime { return h.cur.Load() }
+
+// Swap makes next serve new requests and retires the previous Runtime: it
+// finishes what it is serving, then releases what next did not take over
+// (pools, access log). Swap returns at once.
+func (h *Holder) Swap(next *Runtime) {
+	prev := h.cur.Swap(next)
+	if prev != nil && prev != next {
+		go prev.retire(next)
+	}
+}
+
+// ServeHTTP serves r with the current Runtime. The Runtime is pinned for the
+// whole request, so a reload mid-request changes nothing for it.
+func (h *Holder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	rt := h.cur.Load()
+	rt.inflight.Add(1)
+	defer rt.release()
+	rt.ServeHTTP(w, r)
+}

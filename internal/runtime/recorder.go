@@ -1,0 +1,86 @@
+package runtime
+
+import (
+	"bufio"
+	"io"
+	"net"
+	"net/http"
+	"time"
+)
+
+// recorder notes the status and body bytes of a response for the access
+// log. It keeps streaming and upgrades working: Flush and Hijack pass
+// through, and Unwrap lets http.ResponseController reach the original.
+type recorder struct {
+	http.ResponseWriter
+	status int
+	bytes  int64
+}
+
+func (r *recorder) WriteHeader(code int) {
+	// 1xx responses (100 Continue, 103 Early Hints) are informational;
+	// the final status comes later (RFC 9110 §15.2).
+	if r.status == 0 && (code >= 200 || code == http.StatusSwitchingProtocols) {
+		r.status = code
+	}
+	r.ResponseWriter.WriteHeader(code)
+}
+
+func (r *recorder) Write(p []byte) (int, error) {
+	if r.status == 0 {
+		r.status = http.StatusOK
+	}
+	n, err := r.ResponseWriter.Write(p)
+	r.bytes += int64(n)
+	return n, err
+}
+
+// ReadFrom keeps io.Copy's fast paths (sendfile for static files).
+func (r *recorder) ReadFrom(src io.Reader) (int64, error) {
+	if r.status == 0 {
+		r.status = http.StatusOK
+	}
+	var n int64
+	var err error
+	if rf, ok := r.ResponseWriter.(io.ReaderFrom); ok {
+		n, err = rf.ReadFrom(src)
+	} else {
+		n, err = io.Copy(struct{ io.Writer }{r.ResponseWriter}, src)
+	}
+	r.bytes += n
+	return n, err
+}
+
+func (r *recorder) Flush() {
+	if f, ok := r.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+func (r *recorder) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	return http.NewResponseController(r.ResponseWriter).Hijack()
+}
+
+func (r *recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
+
+// countingBody counts request body bytes read by the chain, and bounds the
+// gap between two reads of the body (server.read_timeout): a client that
+// stops sending mid-upload is cut off, while a large upload that keeps
+// moving is never cut, however long it takes.
+type countingBody struct {
+	io.ReadCloser
+	n   int64
+	rc  *http.ResponseController
+	gap time.Duration
+}
+
+func (b *countingBody) Read(p []byte) (int, error) {
+	if b.gap > 0 {
+		// Errors mean the connection cannot take deadlines; the read then
+		// goes on unbounded, as before.
+		_ = b.rc.SetReadDeadline(time.Now().Add(b.gap))
+	}
+	n, err := b.ReadCloser.Read(p)
+	b.n += int64(n)
+	return n, err
+}

@@ -1,0 +1,115 @@
+package runtime
+
+import (
+	"net/http"
+	"net/netip"
+	"strconv"
+
+	"github.com/gatehouse-proxy/gatehouse/internal/observe"
+	"github.com/gatehouse-proxy/gatehouse/internal/protocol"
+	"github.com/gatehouse-proxy/gatehouse/internal/route"
+)
+
+// ServeHTTP is the top of a request's path in this Runtime: it records the
+// request (ID, real client IP), normalises the path, routes, runs the
+// route's chain and writes the access-log line.
+func (rt *Runtime) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	info := &observe.RequestInfo{Start: rt.now(), Scheme: schemeOf(r)}
+	peer := peerAddr(r.RemoteAddr)
+	peerTrusted := rt.trusted.Contains(peer)
+	info.ClientIP = protocol.ClientIP(peer, r.Header, rt.trusted)
+
+	if rt.ridHeader != "" {
+		// A request ID is kept only from a trusted peer (another proxy of
+		// ours) and only when well-formed, so clients cannot inject log
+		// lines or collide IDs on purpose.
+		id := r.Header.Get(rt.ridHeader)
+		if !peerTrusted || !protocol.ValidRequestID(id) {
+			id = protocol.NewRequestID()
+		}
+		info.ID = id
+		r.Header.Set(rt.ridHeader, id)
+		w.Header().Set(rt.ridHeader, id)
+	}
+
+	// The path is normalised before routing, and the backend sees the
+	// path that was routed (no "/public/../admin" sneaking past a prefix).
+	protocol.CleanRequestPath(r.URL)
+
+	rec := &recorder{ResponseWriter: w}
+	var body *countingBody
+	if r.Body != nil && r.Body != http.NoBody {
+		body = &countingBody{ReadCloser: r.Body, rc: http.NewResponseController(w), gap: rt.cfg.Server.ReadTimeout.D()}
+		r.Body = body
+	}
+	r = r.WithContext(observe.WithInfo(r.Context(), info))
+
+	// Deferred so the line is written even when the proxy aborts a broken
+	// response with panic(http.ErrAbortHandler).
+	defer rt.logAccess(r, rec, body, info)
+	rt.route(rec, r, info)
+}
+
+// logAccess writes the request's access-log line.
+func (rt *Runtime) logAccess(r *http.Request, rec *recorder, body *countingBody, info *observe.RequestInfo) {
+	if rt.access == nil {
+		return
+	}
+	e := observe.AccessEntry{
+		Info:     info,
+		Method:   r.Method,
+		Host:     r.Host,
+		Path:     r.URL.Path,
+		Status:   rec.status,
+		BytesOut: rec.bytes,
+		Duration: rt.now().Sub(info.Start),
+	}
+	if rec.status == 0 {
+		e.Status = http.StatusOK
+	}
+	if body != nil {
+		e.BytesIn = body.n
+	}
+	rt.access.write(&e)
+}
+
+// route picks the route and runs its handler, or answers 404/405 itself.
+func (rt *Runtime) route(w http.ResponseWriter, r *http.Request, info *observe.RequestInfo) {
+	idx, ok := rt.router.Match(&route.Request{Method: r.Method, Host: r.Host, Path: r.URL.Path, RawQuery: r.URL.RawQuery, Header: r.Header})
+	if !ok {
+		writeError(w, http.StatusNotFound, info.ID)
+		return
+	}
+	cr := &rt.routes[idx]
+	info.Route = cr.name
+	// RFC 9110 §9.3.6/§9.3.8: CONNECT would make us an open tunnel and
+	// TRACE reflects credentials (cross-site tracing); both are refused
+	// unless the route names them.
+	if (r.Method == http.MethodConnect && !cr.allowsConnect) || (r.Method == http.MethodTrace && !cr.allowsTrace) {
+		w.Header().Set("Allow", "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS")
+		writeError(w, http.StatusMethodNotAllowed, info.ID)
+		return
+	}
+	cr.handler.ServeHTTP(w, r)
+}
+
+// writeError answers with Gatehouse's own short error body.
+func writeError(w http.ResponseWriter, status int, requestID string) {
+	body := protocol.ErrorBody(status, requestID)
+	h := w.Header()
+	h.Set("Content-Type", "text/plain; charset=utf-8")
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	h.Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
+}
+
+// peerAddr parses the connection's remote address; an unparsable one (a
+// unix socket listener) yields the zero Addr, which is never trusted.
+func peerAddr(remote string) netip.Addr {
+	ap, err := netip.ParseAddrPort(remote)
+	if err != nil {
+		return netip.Addr{}
+	}
+	return ap.Addr().Unmap()
+}

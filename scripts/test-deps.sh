@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Installs what `make test` needs, only when it is missing (idempotent).
+# Debian packages with apt-get, Go tools with `go install`. Safe to run
+# again and again; prints what it does.
+set -euo pipefail
+
+need_go() {
+  if ! command -v go >/dev/null 2>&1; then
+    if [ -x /usr/local/go/bin/go ]; then
+      export PATH="/usr/local/go/bin:$PATH"
+    else
+      echo "test-deps: Go is required (https://go.dev/dl); not found" >&2
+      exit 1
+    fi
+  fi
+}
+
+# apt_install PKG... installs the Debian packages that are not installed yet.
+apt_install() {
+  local missing=()
+  for p in "$@"; do
+    dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  echo "test-deps: installing ${missing[*]}"
+  local sudo=""
+  [ "$(id -u)" -ne 0 ] && sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}"
+}
+
+need_go
+# The core's end-to-end tests need only Go and the standard tools below.
+# Later capabilities add theirs here (redis-server, pebble, chromium, h2spec).
+apt_install ca-certificates curl
+go mod download
+echo "test-deps: ok"
