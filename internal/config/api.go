@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -74,4 +75,20 @@ func (l ErrorList) Error() string {
 		b.WriteString(e.Error())
 	}
 	return b.String()
+}
+
+// AsErrorList returns err as an ErrorList: positioned errors (an ErrorList
+// or an *Error anywhere in err's chain) are kept as they are; any other
+// error becomes one entry at pos. Constructors that build runtime objects
+// from config use it to report in the file's terms.
+func AsErrorList(err error, pos Pos) ErrorList {
+	var list ErrorList
+	if errors.As(err, &list) {
+		return list
+	}
+	var one *Error
+	if errors.As(err, &one) {
+		return ErrorList{one}
+	}
+	return ErrorList{Errorf(pos, "", "%v", err)}
 }

@@ -1,7 +1,7 @@
 package middleware
 
 import (
-	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 
@@ -25,7 +25,7 @@ func Build(specs []config.MiddlewareSpec, env Env) ([]Middleware, error) {
 		}
 		mw, err := c(spec, env)
 		if err != nil {
-			errs = append(errs, asConfigErrors(spec, err)...)
+			errs = append(errs, config.AsErrorList(fmt.Errorf("%s: %w", spec.Name, err), spec.Pos())...)
 			continue
 		}
 		mws = append(mws, mw)
@@ -34,20 +34,6 @@ func Build(specs []config.MiddlewareSpec, env Env) ([]Middleware, error) {
 		return nil, errs
 	}
 	return mws, nil
-}
-
-// asConfigErrors keeps positioned errors and places any other error at the
-// entry's position.
-func asConfigErrors(spec config.MiddlewareSpec, err error) config.ErrorList {
-	var list config.ErrorList
-	if errors.As(err, &list) {
-		return list
-	}
-	var one *config.Error
-	if errors.As(err, &one) {
-		return config.ErrorList{one}
-	}
-	return config.ErrorList{config.Errorf(spec.Pos(), "", "%s: %v", spec.Name, err)}
 }
 
 // Chain returns h wrapped in mws so that mws[0] runs first (outermost), as

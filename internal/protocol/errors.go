@@ -18,6 +18,10 @@ var (
 	// ErrNoTarget: the upstream has no healthy, available target (all
 	// down, breakers open, or the pool is empty). Maps to 503.
 	ErrNoTarget = errors.New("no healthy upstream target")
+	// ErrBodyTooLarge: the client's request body went past a configured
+	// limit while it was being read (and streamed upstream). Maps to 413
+	// (RFC 9110 §15.5.14) when no response has started.
+	ErrBodyTooLarge = errors.New("request body too large")
 	// ErrOverloaded: a limit refused the request before it was sent
 	// (per-target connection cap, queue full). Maps to 503.
 	ErrOverloaded = errors.New("upstream over capacity")
@@ -43,6 +47,8 @@ const StatusClientClosedRequest = 499
 
 // StatusFor returns the status for a proxy error, matching with errors.Is
 // and errors.As so wrapped errors map like their cause. In order:
+//   - ErrBodyTooLarge → 413 Content Too Large (a body limit stopped the
+//     upload mid-stream);
 //   - ErrNoTarget, ErrOverloaded → 503 Service Unavailable (RFC 9110
 //     §15.6.4: a temporary condition of the server side);
 //   - context.Canceled → 499: the client went away (its request context
@@ -61,6 +67,8 @@ func StatusFor(err error) int {
 	switch {
 	case err == nil:
 		return 0
+	case errors.Is(err, ErrBodyTooLarge):
+		return http.StatusRequestEntityTooLarge
 	case errors.Is(err, ErrNoTarget), errors.Is(err, ErrOverloaded):
 		return http.StatusServiceUnavailable
 	case errors.Is(err, context.Canceled):

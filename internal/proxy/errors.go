@@ -59,7 +59,7 @@ func (h *handler) statusFor(x *exchange, err error) int {
 // stopped it, 400 for malformed framing (RFC 9112 §7.1).
 func (h *handler) clientBodyError(w http.ResponseWriter, r *http.Request, x *exchange, err error) {
 	status := http.StatusBadRequest
-	if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+	if _, ok := errors.AsType[*http.MaxBytesError](err); ok || errors.Is(err, protocol.ErrBodyTooLarge) {
 		status = http.StatusRequestEntityTooLarge
 	}
 	if r.Context().Err() != nil {

@@ -175,26 +175,17 @@ func (rt *Runtime) buildRoute(i int, rc *config.Route, env middleware.Env) (comp
 		return cr, config.ErrorList{config.Errorf(cfg.Pos(routePath(i)), "add one of upstream, redirect, respond, static", "route %q has no terminal action", rc.Name)}
 	}
 	if err != nil {
-		errs = append(errs, asConfigErrors(err, cfg.Pos(routePath(i)))...)
+		errs = append(errs, config.AsErrorList(err, cfg.Pos(routePath(i)))...)
 		return cr, errs
 	}
-	for j := len(rc.Middleware) - 1; j >= 0; j-- {
-		spec := rc.Middleware[j]
-		ctor, ok := middleware.Lookup(spec.Name)
-		if !ok {
-			errs = append(errs, config.Errorf(spec.Pos(), "known middleware: "+strings.Join(middleware.Names(), ", "), "unknown middleware %q", spec.Name))
-			continue
-		}
-		mw, err := ctor(spec, env)
-		if err != nil {
-			errs = append(errs, asConfigErrors(err, spec.Pos())...)
-			continue
-		}
-		h = mw(h)
+	mws, err := middleware.Build(rc.Middleware, env)
+	if err != nil {
+		return cr, append(errs, config.AsErrorList(err, cfg.Pos(routePath(i)))...)
 	}
 	for _, spec := range rc.Middleware {
 		cr.chain = append(cr.chain, spec.Name)
 	}
+	h = middleware.Chain(h, mws...)
 	cr.handler = h
 	return cr, errs
 }
@@ -242,18 +233,4 @@ func routeErrors(cfg *config.Config, err error) config.ErrorList {
 	}
 	walk(err)
 	return out
-}
-
-// asConfigErrors keeps positioned errors as they are and positions the rest
-// at pos.
-func asConfigErrors(err error, pos config.Pos) config.ErrorList {
-	var list config.ErrorList
-	if errors.As(err, &list) {
-		return list
-	}
-	var one *config.Error
-	if errors.As(err, &one) {
-		return config.ErrorList{one}
-	}
-	return config.ErrorList{config.Errorf(pos, "", "%v", err)}
 }

@@ -1,13 +1,15 @@
 package bodylimit
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 
 	"github.com/gatehouse-proxy/gatehouse/internal/config"
 	"github.com/gatehouse-proxy/gatehouse/internal/middleware"
+	"github.com/gatehouse-proxy/gatehouse/internal/observe"
+	"github.com/gatehouse-proxy/gatehouse/internal/protocol"
 )
 
 // Names under which the middleware is registered: the config spelling and
@@ -26,7 +28,9 @@ func init() {
 // the limit. The proxy aborts the upstream request when reading the body
 // fails; it must answer 413 (RFC 9110 section 15.5.14) for an error
 // matching errors.Is(err, ErrTooLarge) when no response has started.
-var ErrTooLarge = errors.New("request body too large")
+// It is protocol.ErrBodyTooLarge, whose status mapping lives with the
+// other proxy errors in internal/protocol/errors.go.
+var ErrTooLarge = protocol.ErrBodyTooLarge
 
 // Config is the middleware's settings. The short form `body_limit: 10MB`
 // sets Max.
@@ -86,11 +90,18 @@ func Limit(max int64) middleware.Middleware {
 	}
 }
 
-// TooLarge writes the 413 response body_limit sends, with a short plain
-// body. Exported so the proxy can send the same answer for ErrTooLarge.
+// TooLarge writes the 413 response body_limit sends: Gatehouse's short
+// error body with the request ID, like every error Gatehouse produces.
 func TooLarge(w http.ResponseWriter, r *http.Request) {
+	var id string
+	if info := observe.InfoFrom(r.Context()); info != nil {
+		id = info.ID
+	}
+	body := protocol.ErrorBody(http.StatusRequestEntityTooLarge, id)
 	h := w.Header()
 	h.Set("Content-Type", "text/plain; charset=utf-8")
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	h.Set("Cache-Control", "no-store")
 	h.Set("X-Content-Type-Options", "nosniff")
 	if r.ProtoMajor == 1 {
 		// The rest of the body is not read; closing the connection avoids
@@ -100,7 +111,7 @@ func TooLarge(w http.ResponseWriter, r *http.Request) {
 		h.Set("Connection", "close")
 	}
 	w.WriteHeader(http.StatusRequestEntityTooLarge)
-	io.WriteString(w, "request body too large\n")
+	_, _ = w.Write(body)
 }
 
 // limitedBody returns err once more than left bytes would be read. It

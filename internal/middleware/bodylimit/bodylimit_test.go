@@ -18,6 +18,7 @@ import (
 
 	"github.com/gatehouse-proxy/gatehouse/internal/config"
 	"github.com/gatehouse-proxy/gatehouse/internal/middleware"
+	"github.com/gatehouse-proxy/gatehouse/internal/protocol"
 )
 
 const mb = 1 << 20
@@ -102,7 +103,7 @@ func TestChunkedOverLimit(t *testing.T) {
 	if resp.StatusCode != http.StatusRequestEntityTooLarge {
 		t.Fatalf("status %d (%q), want 413", resp.StatusCode, body)
 	}
-	if string(body) != "request body too large\n" {
+	if want := string(protocol.ErrorBody(http.StatusRequestEntityTooLarge, "")); string(body) != want {
 		t.Errorf("body %q", body)
 	}
 	select {
