@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 
 	"github.com/gatehouse-proxy/gatehouse/internal/config"
@@ -24,7 +25,7 @@ type Manager struct {
 	logger  *slog.Logger
 
 	mu      sync.Mutex
-	servers map[string]*server // by configured address
+	servers map[string]*server // by listenerKey
 	closed  bool
 }
 
@@ -35,6 +36,7 @@ func NewManager(handler http.Handler, logger *slog.Logger) *Manager {
 
 // server is one listener and the HTTP server on it.
 type server struct {
+	key   string
 	name  string
 	addr  net.Addr
 	srv   *http.Server
@@ -59,8 +61,9 @@ func (m *Manager) Apply(cfg *config.Config) error {
 	want := make(map[string]bool, len(cfg.Listeners))
 	var opened []*server
 	for _, lc := range cfg.Listeners {
-		want[lc.Address] = true
-		if s, ok := m.servers[lc.Address]; ok {
+		key := listenerKey(lc)
+		want[key] = true
+		if s, ok := m.servers[key]; ok {
 			if err := s.updateTLS(lc); err != nil {
 				m.closeAll(opened)
 				return fmt.Errorf("listener %s: %w", lc.Address, err)
@@ -75,7 +78,7 @@ func (m *Manager) Apply(cfg *config.Config) error {
 		opened = append(opened, s)
 	}
 	for _, s := range opened {
-		m.servers[s.name] = s
+		m.servers[s.key] = s
 	}
 	for addr, s := range m.servers {
 		if !want[addr] {
@@ -97,6 +100,16 @@ func (m *Manager) closeAll(servers []*server) {
 	}
 }
 
+// listenerKey is a listener's identity across reloads: its address. Port 0
+// asks the OS for any port, so several such listeners may share an address
+// string; their names tell them apart.
+func listenerKey(lc config.Listener) string {
+	if strings.HasSuffix(lc.Address, ":0") {
+		return lc.Address + "|" + lc.Name
+	}
+	return lc.Address
+}
+
 // open binds one listener and starts serving it.
 func (m *Manager) open(cfg *config.Config, lc config.Listener) (*server, error) {
 	ln, err := net.Listen("tcp", lc.Address)
@@ -107,7 +120,7 @@ func (m *Manager) open(cfg *config.Config, lc config.Listener) (*server, error) 
 		MaxURIBytes:    int(cfg.Server.MaxURIBytes),
 		MaxHeaderBytes: int(cfg.Server.MaxHeaderBytes),
 	}
-	s := &server{name: lc.Address, addr: ln.Addr(), done: make(chan struct{})}
+	s := &server{key: listenerKey(lc), name: lc.Name, addr: ln.Addr(), done: make(chan struct{})}
 	s.srv = &http.Server{
 		Handler:           m.handler,
 		ReadHeaderTimeout: cfg.Server.ReadHeaderTimeout.D(),
@@ -144,8 +157,8 @@ func (m *Manager) open(cfg *config.Config, lc config.Listener) (*server, error) 
 	return s, nil
 }
 
-// Addrs returns the bound address of every open listener, by configured
-// address (useful with port 0).
+// Addrs returns the bound address of every open listener, by identity
+// (the configured address; "address|name" for port 0).
 func (m *Manager) Addrs() map[string]net.Addr {
 	m.mu.Lock()
 	defer m.mu.Unlock()
