@@ -15,14 +15,15 @@ func cmdExplain(args []string, stdout, stderr io.Writer) int {
 	file := fs.String("c", "gatehouse.yaml", "configuration file")
 	var headers multiFlag
 	fs.Var(&headers, "H", "request header 'Name: value' (repeatable)")
-	if code, ok := parseFlags(fs, args, stdout); !ok {
+	pos, code, ok := parseInterleaved(fs, args, stdout)
+	if !ok {
 		return code
 	}
-	if fs.NArg() != 2 {
+	if len(pos) != 2 {
 		fs.Usage()
 		return exitUsage
 	}
-	method, raw := strings.ToUpper(fs.Arg(0)), fs.Arg(1)
+	method, raw := strings.ToUpper(pos[0]), pos[1]
 	u, err := url.Parse(raw)
 	if err != nil || u.Host == "" {
 		fmt.Fprintf(stderr, "gatehouse explain: %q is not an absolute URL (write http://host/path)\n", raw)

@@ -39,6 +39,24 @@ func parseFlags(fs *flag.FlagSet, args []string, stdout io.Writer) (int, bool) {
 	return 0, true
 }
 
+// parseInterleaved is parseFlags for commands whose flags may also follow
+// their positional arguments (`explain GET URL -H 'A: b'`): Go's flag
+// package stops at the first positional, so parsing resumes after each one.
+func parseInterleaved(fs *flag.FlagSet, args []string, stdout io.Writer) ([]string, int, bool) {
+	var positional []string
+	for {
+		if code, ok := parseFlags(fs, args, stdout); !ok {
+			return nil, code, false
+		}
+		rest := fs.Args()
+		if len(rest) == 0 {
+			return positional, 0, true
+		}
+		positional = append(positional, rest[0])
+		args = rest[1:]
+	}
+}
+
 // multiFlag collects a repeatable string flag.
 type multiFlag []string
 

@@ -40,16 +40,10 @@ func serve(ctx context.Context, cfg *config.Config, load func() (*config.Config,
 	}
 	s := &server{logger: logger, level: level, holder: runtime.NewHolder(rt), reloads: make(chan string, 1), load: load}
 	s.mgr = listen.NewManager(s.holder, logger)
-	if err := s.mgr.Apply(cfg); err != nil {
-		logger.Error("cannot listen", "error", err)
-		rt.Close()
-		return exitError
-	}
-	for _, w := range rt.Warnings() {
-		logger.Warn("config warning", "warning", w.Error())
-	}
-	logger.Info("ready", "generation", rt.Generation(), "routes", len(cfg.Routes))
 
+	// Signal handlers and the file watcher go in before "ready": a SIGHUP
+	// arriving right after it would otherwise kill the process (its default
+	// action), and an edit made then would be missed.
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 	hup := make(chan os.Signal, 1)
@@ -60,7 +54,17 @@ func serve(ctx context.Context, cfg *config.Config, load func() (*config.Config,
 			logger.Warn("not watching the config file; reload with SIGHUP", "error", err)
 		}
 	}
+
+	if err := s.mgr.Apply(cfg); err != nil {
+		logger.Error("cannot listen", "error", err)
+		rt.Close()
+		return exitError
+	}
+	for _, w := range rt.Warnings() {
+		logger.Warn("config warning", "warning", w.Error())
+	}
 	go s.reloadLoop(ctx)
+	logger.Info("ready", "generation", rt.Generation(), "routes", len(cfg.Routes))
 
 	for {
 		select {

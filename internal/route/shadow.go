@@ -83,8 +83,8 @@ func shadowMsg(entries []entry, names []string, route int, by []int) string {
 			break
 		}
 	}
-	return fmt.Sprintf("route %q (routes[%d]) can never match: %s ranks before it and matches every request it would (%s)",
-		names[route], route, strings.Join(quoted, " and "), hint)
+	return fmt.Sprintf("route %q can never match: %s ranks before it and matches every request it would (hint: %s)",
+		names[route], strings.Join(quoted, " and "), hint)
 }
 
 func prioOf(entries []entry, route int) int {

@@ -120,8 +120,6 @@ func reusePool(prev *Runtime, name string, uc config.Upstream) (*upstream.Pool, 
 
 func routePath(i int) string { return "$.routes[" + strconv.Itoa(i) + "]" }
 
-func quote(s string) string { return strconv.Quote(s) }
-
 // buildRoute compiles one route's terminal handler and wraps it in its
 // middleware, last entry innermost, so the chain runs in config order.
 func (rt *Runtime) buildRoute(i int, rc *config.Route, env middleware.Env) (compiledRoute, config.ErrorList) {

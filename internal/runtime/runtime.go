@@ -66,7 +66,7 @@ func (rt *Runtime) Warnings() []*config.Error {
 	var out []*config.Error
 	for _, w := range rt.router.Warnings() {
 		pos := rt.cfg.Pos(routePath(w.Route) + ".match")
-		out = append(out, &config.Error{Pos: pos, Msg: "route " + quote(rt.routes[w.Route].name) + " can never match: " + w.Msg, Hint: "remove it, or make it more specific than the routes that win"})
+		out = append(out, &config.Error{Pos: pos, Msg: w.Msg})
 	}
 	return out
 }
