@@ -27,20 +27,6 @@ func plainError(w http.ResponseWriter, r *http.Request, code int) {
 	}
 }
 
-// refusedHeaders may not be configured on a fixed response: they frame the
-// message or belong to one connection (RFC 9110 sections 7.6.1 and 8.6,
-// RFC 9112 section 6.1); the server sets them itself.
-var refusedHeaders = map[string]bool{
-	"Connection":        true,
-	"Content-Length":    true,
-	"Keep-Alive":        true,
-	"Proxy-Connection":  true,
-	"Te":                true,
-	"Trailer":           true,
-	"Transfer-Encoding": true,
-	"Upgrade":           true,
-}
-
 // cleanValue replaces CR, LF, NUL and other control characters that request
 // data may bring into a rendered header value with SP (RFC 9110 section
 // 5.5), so a value can never split a header.

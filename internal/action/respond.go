@@ -10,6 +10,7 @@ import (
 
 	"github.com/gatehouse-proxy/gatehouse/internal/config"
 	"github.com/gatehouse-proxy/gatehouse/internal/placeholder"
+	"github.com/gatehouse-proxy/gatehouse/internal/protocol"
 )
 
 // respond answers every request with the same status and body.
@@ -51,7 +52,7 @@ func NewRespond(cfg config.Respond) (http.Handler, error) {
 			return nil, fmt.Errorf("%w: respond header %q is not a valid header name", ErrConfig, name)
 		}
 		cn := http.CanonicalHeaderKey(name)
-		if refusedHeaders[cn] {
+		if protocol.IsServerManaged(cn) {
 			return nil, fmt.Errorf("%w: respond header %s is set by the server and cannot be configured", ErrConfig, cn)
 		}
 		if strings.ContainsAny(value, "\r\n\x00") {

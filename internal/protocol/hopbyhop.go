@@ -249,3 +249,25 @@ var rfcTokenChar = func() (t [256]bool) {
 	}
 	return t
 }()
+
+// serverManaged are the fields a configuration may not set, add or remove
+// on a message: they frame it (Content-Length RFC 9110 §8.6,
+// Transfer-Encoding RFC 9112 §6.1, Trailer RFC 9110 §6.6.2) or belong to
+// one connection (Connection, Keep-Alive, Proxy-Connection, TE, Upgrade:
+// RFC 9110 §7.6.1, §7.8). The server writes them itself; an edit would
+// desynchronise the proxy and its peers.
+var serverManaged = map[string]bool{
+	"Connection":        true,
+	"Content-Length":    true,
+	"Keep-Alive":        true,
+	"Proxy-Connection":  true,
+	"Te":                true,
+	"Trailer":           true,
+	"Transfer-Encoding": true,
+	"Upgrade":           true,
+}
+
+// IsServerManaged reports whether the canonical field name is one the
+// server manages itself (see serverManaged); configuration that edits
+// headers must refuse it.
+func IsServerManaged(name string) bool { return serverManaged[name] }

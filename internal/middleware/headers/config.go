@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/gatehouse-proxy/gatehouse/internal/placeholder"
+	"github.com/gatehouse-proxy/gatehouse/internal/protocol"
 )
 
 // Config is the middleware's settings.
@@ -27,23 +28,6 @@ type Edits struct {
 	Add map[string]string `yaml:"add"`
 	// Remove deletes a header entirely.
 	Remove []string `yaml:"remove"`
-}
-
-// refused are the headers an edit may not touch: they frame the message or
-// belong to one connection, so editing them would desynchronise the proxy
-// and its peers. Hop-by-hop fields: RFC 9110 section 7.6.1 (Connection and
-// the fields it names), RFC 9112 section 6.1 (Transfer-Encoding), RFC 9110
-// section 8.6 (Content-Length); Keep-Alive and Proxy-Connection are the
-// legacy hop-by-hop fields listed in RFC 9110 section 7.6.1 as well.
-var refused = map[string]bool{
-	"Connection":        true,
-	"Content-Length":    true,
-	"Keep-Alive":        true,
-	"Proxy-Connection":  true,
-	"Te":                true,
-	"Trailer":           true,
-	"Transfer-Encoding": true,
-	"Upgrade":           true,
 }
 
 // edit is one compiled set or add.
@@ -132,7 +116,7 @@ func checkName(name, where, op string) (string, error) {
 		return "", fmt.Errorf("%s.%s: %q is not a valid header name", where, op, name)
 	}
 	cn := http.CanonicalHeaderKey(name)
-	if refused[cn] {
+	if protocol.IsServerManaged(cn) {
 		return "", fmt.Errorf("%s.%s: %s is a framing or hop-by-hop header and cannot be edited", where, op, cn)
 	}
 	return cn, nil
