@@ -85,6 +85,8 @@ func DefaultTimeouts() Timeouts {
 // Route timeouts are resolved here (route, else its upstream, else the
 // default), so the runtime reads concrete values only.
 func (c *Config) applyDefaults() {
+	c.applyClusterDefaults()
+	c.applyProtectionDefaults()
 	s := &c.Server
 	setDefault(&s.Engine, DefaultEngine)
 	setDefault(&s.ReadHeaderTimeout, DefaultReadHeaderTimeout)

@@ -15,6 +15,9 @@ type Config struct {
 	Routes    []Route             `yaml:"routes"`
 	Upstreams map[string]Upstream `yaml:"upstreams"`
 	Log       Log                 `yaml:"log"`
+	// Cluster configures state shared between Gatehouse instances
+	// (types_cluster.go).
+	Cluster Cluster `yaml:"cluster"`
 
 	// File is the path the configuration was read from ("" for a config built
 	// in code, such as quick mode's); used in error positions.
@@ -51,6 +54,10 @@ type Server struct {
 	TrustedProxies []string `yaml:"trusted_proxies"`
 	// RequestID configures the request ID header.
 	RequestID RequestID `yaml:"request_id"`
+	// MinDataRate cuts off clients that send request heads or bodies
+	// slower than a floor (slowloris), without cutting large uploads that
+	// keep moving (types_protect.go).
+	MinDataRate MinDataRate `yaml:"min_data_rate"`
 }
 
 // RequestID configures request IDs.
@@ -70,6 +77,12 @@ type Listener struct {
 	Address string `yaml:"address"`
 	// TLS, when set, terminates TLS on this listener with these files.
 	TLS *ListenerTLS `yaml:"tls"`
+	// Limits protect the listener at the connection level
+	// (types_protect.go).
+	Limits ListenerLimits `yaml:"limits"`
+	// ProxyProtocol accepts the PROXY protocol (v1/v2) from trusted load
+	// balancers (types_protect.go). Nil: off.
+	ProxyProtocol *ProxyProtocol `yaml:"proxy_protocol"`
 }
 
 // ListenerTLS names a certificate and key (PEM files).

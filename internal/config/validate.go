@@ -32,6 +32,8 @@ func (c *Config) normalize() errs {
 	v.upstreams()
 	v.routes()
 	v.log()
+	v.cluster()
+	v.protection()
 	return v.errs
 }
 

@@ -7,6 +7,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/gatehouse-proxy/gatehouse/internal/cluster"
 	"github.com/gatehouse-proxy/gatehouse/internal/config"
 )
 
@@ -19,6 +20,32 @@ type Middleware = func(http.Handler) http.Handler
 type Env struct {
 	Logger *slog.Logger
 	Now    func() time.Time
+	// Cluster is the shared-state connection; never nil in a runtime
+	// (a local-only Cluster when no Redis is configured), may be nil in
+	// unit tests.
+	Cluster *cluster.Cluster
+	// State keeps values across reloads (rate-limit buckets, JWKS caches):
+	// may be nil in unit tests, then a middleware creates its state anew.
+	State State
+}
+
+// State keeps long-lived values across reloads, keyed by identity
+// (DESIGN.md: state survives a reload where identity is the same).
+type State interface {
+	// Shared returns the value kept under key, creating it with create
+	// the first time. The key must encode everything that makes the value
+	// different (e.g. "ratelimit|route=api|rate=10/s|burst=20"). A value
+	// that implements io.Closer is closed once no runtime uses its key.
+	Shared(key string, create func() (any, error)) (any, error)
+}
+
+// Shared is State.Shared on env, falling back to create when env carries no
+// store (unit tests).
+func (env Env) Shared(key string, create func() (any, error)) (any, error) {
+	if env.State == nil {
+		return create()
+	}
+	return env.State.Shared(key, create)
 }
 
 // Constructor builds a middleware from its config entry. It decodes its own

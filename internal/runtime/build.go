@@ -1,6 +1,8 @@
 package runtime
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/http"
@@ -11,6 +13,7 @@ import (
 	"time"
 
 	"github.com/gatehouse-proxy/gatehouse/internal/action"
+	"github.com/gatehouse-proxy/gatehouse/internal/cluster"
 	"github.com/gatehouse-proxy/gatehouse/internal/config"
 	"github.com/gatehouse-proxy/gatehouse/internal/middleware"
 	_ "github.com/gatehouse-proxy/gatehouse/internal/middleware/all" // register every middleware
@@ -38,7 +41,13 @@ func Build(cfg *config.Config, prev *Runtime, opts Options) (*Runtime, error) {
 		opts.Now = time.Now
 	}
 	var errs config.ErrorList
+	state := newStateStore()
+	if prev != nil {
+		state = prev.state
+	}
+	view := state.view()
 	rt := &Runtime{
+		state:   state,
 		cfg:     cfg,
 		pools:   make(map[string]*upstream.Pool, len(cfg.Upstreams)),
 		logger:  opts.Logger,
@@ -69,7 +78,11 @@ func Build(cfg *config.Config, prev *Runtime, opts Options) (*Runtime, error) {
 	}
 	rt.router = router
 
-	env := middleware.Env{Logger: opts.Logger, Now: opts.Now}
+	clu, err := sharedCluster(view, cfg, opts)
+	if err != nil {
+		errs = append(errs, config.AsErrorList(err, cfg.Pos("$.cluster"))...)
+	}
+	env := middleware.Env{Logger: opts.Logger, Now: opts.Now, Cluster: clu, State: view}
 	rt.routes = make([]compiledRoute, len(cfg.Routes))
 	for i := range cfg.Routes {
 		cr, rerrs := rt.buildRoute(i, &cfg.Routes[i], env)
@@ -77,20 +90,43 @@ func Build(cfg *config.Config, prev *Runtime, opts Options) (*Runtime, error) {
 		rt.routes[i] = cr
 	}
 
+	rt.stateKeys = view.used
 	if len(errs) > 0 {
 		rt.closeNew(prev)
+		state.release(rt.stateKeys)
 		return nil, errs
 	}
 	if !opts.DryRun {
 		sink, err := openAccessSink(cfg.Log.Access, prev)
 		if err != nil {
 			rt.closeNew(prev)
+			state.release(rt.stateKeys)
 			return nil, config.ErrorList{config.Errorf(cfg.Pos("$.log.access.output"), "check the path and its directory's permissions", "cannot open access log: %v", err)}
 		}
 		rt.access = sink
 	}
 	rt.generation = generations.Add(1)
 	return rt, nil
+}
+
+// sharedCluster returns the cluster connection, kept across reloads while
+// its configuration is unchanged.
+func sharedCluster(view *stateView, cfg *config.Config, opts Options) (*cluster.Cluster, error) {
+	key := "cluster"
+	if r := cfg.Cluster.Redis; r != nil {
+		key = fmt.Sprintf("cluster|%s|%s|%d|%s|%s|%s", r.Address, r.Username, r.DB, r.Prefix, r.Timeout.D(), hashSecret(r.Password))
+	}
+	v, err := view.Shared(key, func() (any, error) { return cluster.New(cfg.Cluster, opts.Logger) })
+	if err != nil {
+		return nil, err
+	}
+	return v.(*cluster.Cluster), nil
+}
+
+// hashSecret keeps a secret out of identity keys (they may be logged).
+func hashSecret(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(sum[:8])
 }
 
 // closeNew releases pools a failed build created (not those taken over).

@@ -27,6 +27,8 @@ type Runtime struct {
 	access     *accessSink
 	logger     *slog.Logger
 	now        func() time.Time
+	state      *stateStore
+	stateKeys  map[string]bool // keys of state this runtime holds a reference to
 
 	inflight  atomic.Int64
 	retired   atomic.Bool
@@ -91,6 +93,7 @@ func (rt *Runtime) retire(next *Runtime) {
 			p.Close()
 		}
 	}
+	rt.state.release(rt.stateKeys)
 	if rt.access != nil && (next == nil || next.access != rt.access) {
 		// A request that loaded rt just before the swap may still log:
 		// give it a moment before the sink's file is closed.
@@ -109,6 +112,7 @@ func (rt *Runtime) Close() {
 	for _, p := range rt.pools {
 		p.Close()
 	}
+	rt.state.release(rt.stateKeys)
 	if rt.access != nil {
 		rt.access.close()
 	}
@@ -119,6 +123,7 @@ func (rt *Runtime) Close() {
 // prev is left alone.
 func (rt *Runtime) Discard(prev *Runtime) {
 	rt.closeNew(prev)
+	rt.state.release(rt.stateKeys)
 	if rt.access != nil && (prev == nil || prev.access != rt.access) {
 		rt.access.close()
 	}
