@@ -16,7 +16,11 @@ const reloadDebounce = 200 * time.Millisecond
 
 // watchConfig calls reload when file changes. It watches the file's
 // directory, not the file, because editors and config-map mounts replace
-// the file (rename/create) rather than write it in place.
+// the file (rename/create) rather than write it in place. A Kubernetes
+// ConfigMap volume never touches the file's own name: the file is a
+// symlink through "..data", and an update swaps that symlink. So any event
+// in the directory also triggers a reload when the file now resolves to
+// another path.
 func watchConfig(ctx context.Context, file string, reload func(reason string), logger *slog.Logger) error {
 	abs, err := filepath.Abs(file)
 	if err != nil {
@@ -29,6 +33,21 @@ func watchConfig(ctx context.Context, file string, reload func(reason string), l
 	if err := w.Add(filepath.Dir(abs)); err != nil {
 		_ = w.Close()
 		return fmt.Errorf("watch %s: %w", filepath.Dir(abs), err)
+	}
+	resolved, _ := filepath.EvalSymlinks(abs)
+	// changed reports whether ev concerns the configuration: the file's own
+	// name, or a swap elsewhere in the directory that changed what the
+	// file resolves to. Only the watcher goroutine calls it.
+	changed := func(ev fsnotify.Event) bool {
+		if ev.Op == fsnotify.Chmod {
+			return false
+		}
+		now, err := filepath.EvalSymlinks(abs)
+		moved := err == nil && now != resolved
+		if err == nil {
+			resolved = now
+		}
+		return filepath.Clean(ev.Name) == abs || moved
 	}
 	go func() {
 		defer w.Close()
@@ -44,7 +63,7 @@ func watchConfig(ctx context.Context, file string, reload func(reason string), l
 				if !ok {
 					return
 				}
-				if filepath.Clean(ev.Name) != abs || ev.Op == fsnotify.Chmod {
+				if !changed(ev) {
 					continue
 				}
 				if timer == nil {

@@ -40,8 +40,32 @@ type server struct {
 	name  string
 	addr  net.Addr
 	srv   *http.Server
-	certs *certHolder // nil for plain listeners
+	certs *certHolder    // nil for plain listeners
+	tls   *tlsDispatcher // nil for plain listeners
 	done  chan struct{}
+}
+
+// shutdown stops accepting and waits until every connection, HTTP/2 ones
+// included, is done or ctx ends; it reports ctx's error in that case and
+// leaves the closing to forceClose.
+func (s *server) shutdown(ctx context.Context) error {
+	if err := s.srv.Shutdown(ctx); err != nil {
+		return err
+	}
+	if s.tls != nil {
+		return s.tls.waitConns(ctx)
+	}
+	return nil
+}
+
+// forceClose closes the listener and every connection still open on it,
+// HTTP/2 ones included (the dispatcher serves those outside srv's
+// bookkeeping, so srv.Close alone would leave them running).
+func (s *server) forceClose() {
+	_ = s.srv.Close()
+	if s.tls != nil {
+		s.tls.closeConns()
+	}
 }
 
 // Apply makes the open listeners match cfg. New listeners are bound before
@@ -87,7 +111,13 @@ func (m *Manager) Apply(cfg *config.Config) error {
 			go func() {
 				ctx, cancel := context.WithTimeout(context.Background(), cfg.Server.ShutdownTimeout.D())
 				defer cancel()
-				_ = s.srv.Shutdown(ctx)
+				if s.shutdown(ctx) != nil {
+					// Drained and closed (DESIGN.md): what is still
+					// open at the deadline (a stream, an h2 connection)
+					// is cut rather than left running on a socket the
+					// configuration no longer has.
+					s.forceClose()
+				}
 			}()
 		}
 	}
@@ -139,11 +169,12 @@ func (m *Manager) open(cfg *config.Config, lc config.Listener) (*server, error) 
 		tlsCfg := serverTLSConfig(s.certs)
 		s.srv.TLSConfig = tlsCfg
 		s.srv.ConnContext = markTLS
-		serveLn, err = newTLSDispatcher(ln, tlsCfg, s.srv, limits, cfg.Server.ReadHeaderTimeout.D(), m.logger)
+		s.tls, err = newTLSDispatcher(ln, tlsCfg, s.srv, limits, cfg.Server.ReadHeaderTimeout.D(), m.logger)
 		if err != nil {
 			_ = ln.Close()
 			return nil, err
 		}
+		serveLn = s.tls
 	} else {
 		serveLn = GuardListener(ln, limits, WithGuardLogger(m.logger))
 	}
@@ -187,8 +218,8 @@ func (m *Manager) Shutdown(ctx context.Context) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := s.srv.Shutdown(ctx); err != nil {
-				_ = s.srv.Close()
+			if err := s.shutdown(ctx); err != nil {
+				s.forceClose()
 				errMu.Lock()
 				if firstErr == nil {
 					firstErr = err

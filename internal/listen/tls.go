@@ -83,6 +83,10 @@ type tlsDispatcher struct {
 	conns  chan net.Conn
 	closed chan struct{}
 	once   sync.Once
+
+	h2mu    sync.Mutex
+	h2conns map[*tls.Conn]struct{} // being served by the HTTP/2 server
+	h2gone  chan struct{}          // closed (and replaced) when one ends
 }
 
 func newTLSDispatcher(ln net.Listener, tlsCfg *tls.Config, srv *http.Server, limits protocol.FramingLimits, handshakeTimeout time.Duration, logger *slog.Logger) (*tlsDispatcher, error) {
@@ -90,22 +94,43 @@ func newTLSDispatcher(ln net.Listener, tlsCfg *tls.Config, srv *http.Server, lim
 	if err := http2.ConfigureServer(srv, h2); err != nil {
 		return nil, fmt.Errorf("configure HTTP/2: %w", err)
 	}
-	d := &tlsDispatcher{Listener: ln, conns: make(chan net.Conn), closed: make(chan struct{})}
+	d := &tlsDispatcher{Listener: ln, conns: make(chan net.Conn), closed: make(chan struct{}), h2conns: make(map[*tls.Conn]struct{}), h2gone: make(chan struct{})}
 	go d.acceptLoop(tlsCfg, srv, h2, limits, handshakeTimeout, logger)
 	return d, nil
 }
 
+// Accept back-off after a failure other than the listener being closed,
+// as net/http's Serve does.
+const (
+	acceptRetryMin = 5 * time.Millisecond
+	acceptRetryMax = time.Second
+)
+
 func (d *tlsDispatcher) acceptLoop(tlsCfg *tls.Config, srv *http.Server, h2 *http2.Server, limits protocol.FramingLimits, timeout time.Duration, logger *slog.Logger) {
+	var delay time.Duration
 	for {
 		raw, err := d.Listener.Accept()
 		if err != nil {
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				continue
+			if errors.Is(err, net.ErrClosed) {
+				d.Close()
+				return
 			}
-			d.Close()
-			return
+			// Running out of file descriptors (EMFILE) or a connection
+			// aborted before accept is not the end of the listener:
+			// closing here would stop the TLS listener for good under
+			// load. Wait and try again, unless Close comes first.
+			delay = min(max(2*delay, acceptRetryMin), acceptRetryMax)
+			logger.Warn("accept failed; retrying", "address", d.Addr().String(), "delay", delay.String(), "error", err)
+			t := time.NewTimer(delay)
+			select {
+			case <-t.C:
+			case <-d.closed:
+				t.Stop()
+				return
+			}
+			continue
 		}
+		delay = 0
 		go d.handshake(raw, tlsCfg, srv, h2, limits, timeout, logger)
 	}
 }
@@ -121,6 +146,11 @@ func (d *tlsDispatcher) handshake(raw net.Conn, tlsCfg *tls.Config, srv *http.Se
 		return
 	}
 	if tc.ConnectionState().NegotiatedProtocol == "h2" {
+		if !d.trackH2(tc) {
+			_ = tc.Close()
+			return
+		}
+		defer d.untrackH2(tc)
 		base := markTLS(context.Background(), tc)
 		h2.ServeConn(tc, &http2.ServeConnOpts{Context: base, BaseConfig: srv, Handler: srv.Handler})
 		return
@@ -148,4 +178,57 @@ func (d *tlsDispatcher) Close() error {
 		err = d.Listener.Close()
 	})
 	return err
+}
+
+// trackH2 records an HTTP/2 connection so that closeConns can end it; it
+// refuses one arriving after closeConns.
+func (d *tlsDispatcher) trackH2(c *tls.Conn) bool {
+	d.h2mu.Lock()
+	defer d.h2mu.Unlock()
+	if d.h2conns == nil {
+		return false
+	}
+	d.h2conns[c] = struct{}{}
+	return true
+}
+
+func (d *tlsDispatcher) untrackH2(c *tls.Conn) {
+	d.h2mu.Lock()
+	defer d.h2mu.Unlock()
+	delete(d.h2conns, c)
+	close(d.h2gone)
+	d.h2gone = make(chan struct{})
+}
+
+// waitConns waits until no HTTP/2 connection is left or ctx ends. The
+// http.Server's Shutdown does not wait for them (it sends them GOAWAY
+// through the hook http2.ConfigureServer installs, and they end once their
+// streams have).
+func (d *tlsDispatcher) waitConns(ctx context.Context) error {
+	for {
+		d.h2mu.Lock()
+		n, gone := len(d.h2conns), d.h2gone
+		d.h2mu.Unlock()
+		if n == 0 {
+			return nil
+		}
+		select {
+		case <-gone:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// closeConns closes every HTTP/2 connection still being served, and any
+// that completes its handshake later. HTTP/1.1 connections belong to the
+// http.Server (srv.Close ends them).
+func (d *tlsDispatcher) closeConns() {
+	d.h2mu.Lock()
+	conns := d.h2conns
+	d.h2conns = nil
+	d.h2mu.Unlock()
+	for c := range conns {
+		_ = c.Close()
+	}
 }

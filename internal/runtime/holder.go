@@ -12,6 +12,9 @@ import (
 // Safe for concurrent use; Swap may be called while requests are served.
 type Holder struct {
 	cur atomic.Pointer[Runtime]
+	// beforePin, when set (tests only), runs between loading the current
+	// Runtime and counting the request in it: the window a Swap can hit.
+	beforePin func()
 }
 
 // NewHolder returns a Holder serving rt.
@@ -37,8 +40,28 @@ func (h *Holder) Swap(next *Runtime) {
 // ServeHTTP serves r with the current Runtime. The Runtime is pinned for the
 // whole request, so a reload mid-request changes nothing for it.
 func (h *Holder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	rt := h.cur.Load()
-	rt.inflight.Add(1)
+	rt := h.pin()
 	defer rt.release()
 	rt.ServeHTTP(w, r)
+}
+
+// pin returns the current Runtime with the request counted in it. Loading
+// the pointer and counting are two steps: a Swap between them could retire
+// the loaded Runtime, see no request in flight and release its resources
+// while this request goes on to use them. So the count is taken first and
+// the pointer checked again; if it moved, the request goes to the new one.
+// A Runtime that is still current after the count cannot drain before
+// release, because retire starts only after the Swap.
+func (h *Holder) pin() *Runtime {
+	for {
+		rt := h.cur.Load()
+		if h.beforePin != nil {
+			h.beforePin()
+		}
+		rt.inflight.Add(1)
+		if h.cur.Load() == rt {
+			return rt
+		}
+		rt.release()
+	}
 }

@@ -82,5 +82,14 @@ func (b *countingBody) Read(p []byte) (int, error) {
 	}
 	n, err := b.ReadCloser.Read(p)
 	b.n += int64(n)
+	if err != nil && b.gap > 0 {
+		// The body is over (EOF) or broken: lift the deadline. Left in
+		// place, it would fire during a long response (a model thinking,
+		// an SSE stream) on net/http's background read of the connection,
+		// which takes any read error for a departed client and cancels
+		// the request's context: the exchange would be cut read_timeout
+		// after the upload ended.
+		_ = b.rc.SetReadDeadline(time.Time{})
+	}
 	return n, err
 }

@@ -1,8 +1,10 @@
 package runtime
 
 import (
+	"fmt"
 	"net/http"
 	"net/netip"
+	"runtime/debug"
 	"strconv"
 
 	"github.com/gatehouse-proxy/gatehouse/internal/observe"
@@ -47,7 +49,40 @@ func (rt *Runtime) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// Deferred so the line is written even when the proxy aborts a broken
 	// response with panic(http.ErrAbortHandler).
 	defer rt.logAccess(r, rec, body, info)
+	defer rt.recoverPanic(rec, r, info)
 	rt.route(rec, r, info)
+}
+
+// recoverPanic turns a panic in a route's chain (a bug) into a logged error
+// with the request ID and stack, and a 500 if nothing was sent yet.
+// net/http would log it only through the server's ErrorLog (debug level)
+// without the request ID. http.ErrAbortHandler is the deliberate way to cut
+// a response (the proxy uses it mid-stream) and passes through untouched,
+// so net/http still closes the connection.
+func (rt *Runtime) recoverPanic(rec *recorder, r *http.Request, info *observe.RequestInfo) {
+	p := recover()
+	if p == nil {
+		return
+	}
+	if p == http.ErrAbortHandler {
+		panic(p)
+	}
+	rt.logger.Error("panic serving request", "request_id", info.ID, "route", info.Route,
+		"method", r.Method, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+	if rec.status != 0 {
+		// The response is under way: cut it so the client cannot take a
+		// truncated body for a whole one.
+		panic(http.ErrAbortHandler)
+	}
+	// Fields the chain set for the response it never sent (a length, an
+	// encoding) must not describe our error body.
+	h := rec.Header()
+	for k := range h {
+		if k != rt.ridHeader {
+			delete(h, k)
+		}
+	}
+	writeError(rec, http.StatusInternalServerError, info.ID)
 }
 
 // logAccess writes the request's access-log line.
