@@ -21,7 +21,10 @@ type server struct {
 	holder  *runtime.Holder
 	mgr     *listen.Manager
 	reloads chan string // reasons; serialises reloads
-	load    func() (*config.Config, error)
+	// reloadDone is closed when the reload loop has returned: after it no
+	// Swap can happen, so shutdown sees the final runtime.
+	reloadDone chan struct{}
+	load       func() (*config.Config, error)
 }
 
 // serve runs cfg until SIGTERM/SIGINT (or ctx ends). load, when non-nil,
@@ -38,7 +41,7 @@ func serve(ctx context.Context, cfg *config.Config, load func() (*config.Config,
 		printErr(stderr, err)
 		return exitError
 	}
-	s := &server{logger: logger, level: level, holder: runtime.NewHolder(rt), reloads: make(chan string, 1), load: load}
+	s := &server{logger: logger, level: level, holder: runtime.NewHolder(rt), reloads: make(chan string, 1), reloadDone: make(chan struct{}), load: load}
 	s.mgr = listen.NewManager(s.holder, logger)
 
 	// Signal handlers and the file watcher go in before "ready": a SIGHUP
@@ -90,6 +93,7 @@ func (s *server) requestReload(reason string) {
 }
 
 func (s *server) reloadLoop(ctx context.Context) {
+	defer close(s.reloadDone)
 	for {
 		select {
 		case <-ctx.Done():
@@ -131,22 +135,17 @@ func (s *server) reload(reason string) {
 // shutdown stops accepting, drains in-flight requests (streams and
 // WebSockets included) up to server.shutdown_timeout, then exits 0.
 func (s *server) shutdown() int {
-	rt := s.holder.Current()
-	timeout := rt.Config().Server.ShutdownTimeout.D()
+	<-s.reloadDone // a reload under way finishes (or is refused) first
+	timeout := s.holder.Current().Config().Server.ShutdownTimeout.D()
 	s.logger.Info("shutting down", "timeout", timeout.String())
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	if err := s.mgr.Shutdown(ctx); err != nil {
 		s.logger.Warn("listeners did not drain in time", "error", err)
 	}
-	done := make(chan struct{})
-	go func() {
-		rt.Close()
-		close(done)
-	}()
-	select {
-	case <-done:
-	case <-ctx.Done():
+	// Streams and WebSockets of the current runtime and of runtimes
+	// replaced by earlier reloads: all are waited for.
+	if err := s.holder.Close(ctx); err != nil {
 		s.logger.Warn("streams still open at the shutdown deadline; closing them")
 	}
 	s.logger.Info("stopped")

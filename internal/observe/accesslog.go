@@ -27,11 +27,12 @@ type AccessEntry struct {
 //
 // Safe for concurrent use. Close flushes and stops the flusher.
 type AccessLog struct {
-	mu   sync.Mutex
-	buf  []byte
-	out  io.Writer
-	stop chan struct{}
-	done chan struct{}
+	mu       sync.Mutex
+	buf      []byte
+	out      io.Writer
+	stop     chan struct{}
+	done     chan struct{}
+	stopOnce sync.Once
 }
 
 // accessFlushEvery bounds how stale the access log on disk can be.
@@ -73,13 +74,10 @@ func (l *AccessLog) Flush() {
 	l.mu.Unlock()
 }
 
-// Close flushes and stops the background flusher. Idempotent.
+// Close flushes and stops the background flusher. Idempotent and safe to
+// call from several goroutines.
 func (l *AccessLog) Close() error {
-	select {
-	case <-l.stop:
-	default:
-		close(l.stop)
-	}
+	l.stopOnce.Do(func() { close(l.stop) })
 	<-l.done
 	return nil
 }

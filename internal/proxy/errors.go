@@ -37,7 +37,11 @@ func (h *handler) fail(w http.ResponseWriter, r *http.Request, x *exchange, err 
 	x.info.Err = err
 	h.logFailure(r, x, err, status)
 	if status == protocol.StatusClientClosedRequest {
-		return // the client is gone; nothing to write to
+		// The client is gone; nothing to write to. Returning would let
+		// net/http finish with an empty "200 OK" should the connection
+		// still be there (a cancelled context is not always a closed
+		// socket): abort instead, so the connection is closed.
+		panic(http.ErrAbortHandler)
 	}
 	h.writeError(w, status, x.info.ID)
 }

@@ -1,7 +1,9 @@
 package runtime
 
 import (
+	"context"
 	"net/http"
+	"sync"
 	"sync/atomic"
 )
 
@@ -12,6 +14,9 @@ import (
 // Safe for concurrent use; Swap may be called while requests are served.
 type Holder struct {
 	cur atomic.Pointer[Runtime]
+	// retiring counts runtimes replaced by Swap that still finish their
+	// requests (streams and WebSockets can take long); Close waits for them.
+	retiring sync.WaitGroup
 	// beforePin, when set (tests only), runs between loading the current
 	// Runtime and counting the request in it: the window a Swap can hit.
 	beforePin func()
@@ -33,7 +38,30 @@ func (h *Holder) Current() *Runtime { return h.cur.Load() }
 func (h *Holder) Swap(next *Runtime) {
 	prev := h.cur.Swap(next)
 	if prev != nil && prev != next {
-		go prev.retire(next)
+		h.retiring.Add(1)
+		go func() {
+			defer h.retiring.Done()
+			prev.retire(next)
+		}()
+	}
+}
+
+// Close retires the current Runtime for good and waits, until ctx ends, for
+// it and every Runtime still retiring from earlier reloads to finish their
+// requests. It returns ctx.Err() when the deadline cut the wait short. Call
+// it after the listeners stopped accepting and no Swap can happen any more.
+func (h *Holder) Close(ctx context.Context) error {
+	done := make(chan struct{})
+	go func() {
+		h.Current().Close()
+		h.retiring.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
 	}
 }
 

@@ -57,8 +57,14 @@ func (r *recorder) Flush() {
 	}
 }
 
+// Hijack hands the connection over (the proxy does so for an upgrade,
+// after the backend's 101): the access log records 101.
 func (r *recorder) Hijack() (net.Conn, *bufio.ReadWriter, error) {
-	return http.NewResponseController(r.ResponseWriter).Hijack()
+	c, rw, err := http.NewResponseController(r.ResponseWriter).Hijack()
+	if err == nil && r.status == 0 {
+		r.status = http.StatusSwitchingProtocols
+	}
+	return c, rw, err
 }
 
 func (r *recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }

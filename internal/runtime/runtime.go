@@ -95,9 +95,8 @@ func (rt *Runtime) retire(next *Runtime) {
 	}
 	rt.state.release(rt.stateKeys)
 	if rt.access != nil && (next == nil || next.access != rt.access) {
-		// A request that loaded rt just before the swap may still log:
-		// give it a moment before the sink's file is closed.
-		time.AfterFunc(5*time.Second, func() { rt.access.close() })
+		// Holder.pin guarantees no request runs on rt once it drained.
+		rt.access.close()
 	}
 }
 

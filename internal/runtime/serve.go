@@ -37,6 +37,14 @@ func (rt *Runtime) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// The path is normalised before routing, and the backend sees the
 	// path that was routed (no "/public/../admin" sneaking past a prefix).
 	protocol.CleanRequestPath(r.URL)
+	if r.URL.RawPath != "" && protocol.CleanPath(r.URL.Path) != r.URL.Path {
+		// Dot segments or empty segments hidden behind encoded slashes
+		// ("/public/..%2F..%2Fadmin"): the router sees the decoded path,
+		// a backend that decodes before resolving dots would serve another
+		// one. No route can be matched safely; refuse (RFC 3986 §7.3).
+		writeError(w, http.StatusBadRequest, info.ID)
+		return
+	}
 
 	rec := &recorder{ResponseWriter: w}
 	var body *countingBody
@@ -101,6 +109,11 @@ func (rt *Runtime) logAccess(r *http.Request, rec *recorder, body *countingBody,
 	}
 	if rec.status == 0 {
 		e.Status = http.StatusOK
+		if r.Context().Err() != nil {
+			// Nothing was written and the client went away (or the
+			// response was aborted): say so rather than a fake 200.
+			e.Status = protocol.StatusClientClosedRequest
+		}
 	}
 	if body != nil {
 		e.BytesIn = body.n
