@@ -160,11 +160,14 @@ func ptr[T any](v T) *T { return &v }
 const (
 	// EngineNetHTTP serves HTTP/1.1 with Go's net/http.
 	EngineNetHTTP = "nethttp"
+	// EngineNative serves plain HTTP/1.1 with Gatehouse's own engine
+	// (internal/engine) and hands what it does not serve natively to
+	// net/http. TLS listeners always use net/http.
+	EngineNative = "native"
 )
 
-// Engines lists the valid server.engine values; the own engine ("native")
-// is added here when it lands.
-var Engines = []string{EngineNetHTTP}
+// Engines lists the valid server.engine values.
+var Engines = []string{EngineNetHTTP, EngineNative}
 
 // Balancing policies (upstreams.*.policy).
 const (

@@ -11,6 +11,7 @@ import (
 	"sync"
 
 	"github.com/gatehouse-proxy/gatehouse/internal/config"
+	"github.com/gatehouse-proxy/gatehouse/internal/engine"
 	"github.com/gatehouse-proxy/gatehouse/internal/protocol"
 )
 
@@ -36,19 +37,33 @@ func NewManager(handler http.Handler, logger *slog.Logger) *Manager {
 
 // server is one listener and the HTTP server on it.
 type server struct {
-	key   string
-	name  string
-	addr  net.Addr
-	srv   *http.Server
-	certs *certHolder    // nil for plain listeners
-	tls   *tlsDispatcher // nil for plain listeners
-	done  chan struct{}
+	key    string
+	name   string
+	addr   net.Addr
+	srv    *http.Server
+	certs  *certHolder    // nil for plain listeners
+	tls    *tlsDispatcher // nil for plain listeners
+	engine *engine.Server // the own HTTP/1.1 engine; nil unless server.engine is native
+	done   chan struct{}
+}
+
+// Dispatcher is implemented by a handler that can also serve the own
+// engine's requests natively (runtime.Holder): with server.engine: native
+// a plain listener is served by the engine, which asks Dispatch for each
+// request and hands to net/http (the handler) what it does not serve.
+type Dispatcher interface {
+	Dispatch(r *engine.Request) (engine.Handler, bool)
 }
 
 // shutdown stops accepting and waits until every connection, HTTP/2 ones
 // included, is done or ctx ends; it reports ctx's error in that case and
 // leaves the closing to forceClose.
 func (s *server) shutdown(ctx context.Context) error {
+	if s.engine != nil {
+		if err := s.engine.Shutdown(ctx); err != nil {
+			return err
+		}
+	}
 	if err := s.srv.Shutdown(ctx); err != nil {
 		return err
 	}
@@ -62,6 +77,9 @@ func (s *server) shutdown(ctx context.Context) error {
 // HTTP/2 ones included (the dispatcher serves those outside srv's
 // bookkeeping, so srv.Close alone would leave them running).
 func (s *server) forceClose() {
+	if s.engine != nil {
+		_ = s.engine.Close()
+	}
 	_ = s.srv.Close()
 	if s.tls != nil {
 		s.tls.closeConns()
@@ -175,6 +193,30 @@ func (m *Manager) open(cfg *config.Config, lc config.Listener) (*server, error) 
 			return nil, err
 		}
 		serveLn = s.tls
+	} else if d, ok := m.handler.(Dispatcher); ok && cfg.Server.Engine == config.EngineNative {
+		// The own engine owns the socket; what it hands over reaches
+		// net/http through the handoff listener, still behind the guard.
+		handoff := engine.NewHandoffListener(ln.Addr())
+		s.engine, err = engine.NewServer(engine.Config{
+			Dispatch:      d.Dispatch,
+			Handoff:       handoff,
+			Limits:        limits,
+			HeaderTimeout: cfg.Server.ReadHeaderTimeout.D(),
+			IdleTimeout:   cfg.Server.IdleTimeout.D(),
+			BodyTimeout:   cfg.Server.ReadTimeout.D(),
+			Scheme:        "http",
+			Logger:        m.logger,
+		})
+		if err != nil {
+			_ = ln.Close()
+			return nil, err
+		}
+		go func() {
+			if err := s.engine.Serve(ln); err != nil && !errors.Is(err, engine.ErrServerClosed) {
+				m.logger.Error("listener stopped", "listener", s.name, "error", err)
+			}
+		}()
+		serveLn = GuardListener(handoff, limits, WithGuardLogger(m.logger))
 	} else {
 		serveLn = GuardListener(ln, limits, WithGuardLogger(m.logger))
 	}
@@ -184,8 +226,15 @@ func (m *Manager) open(cfg *config.Config, lc config.Listener) (*server, error) 
 			m.logger.Error("listener stopped", "listener", s.name, "error", err)
 		}
 	}()
-	m.logger.Info("listening", "listener", lc.Name, "address", s.addr.String(), "tls", lc.TLS != nil)
+	m.logger.Info("listening", "listener", lc.Name, "address", s.addr.String(), "tls", lc.TLS != nil, "engine", engineName(s))
 	return s, nil
+}
+
+func engineName(s *server) string {
+	if s.engine != nil {
+		return config.EngineNative
+	}
+	return config.EngineNetHTTP
 }
 
 // Addrs returns the bound address of every open listener, by identity

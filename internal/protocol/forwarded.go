@@ -262,7 +262,18 @@ func setBytes(out Header, name string, b []byte) {
 	if ov := out.Values(name); len(ov) == 1 && ov[0] == string(b) {
 		return
 	}
+	if bs, ok := out.(BytesSetter); ok {
+		bs.SetBytes(name, b)
+		return
+	}
 	out.Set(name, string(b))
+}
+
+// BytesSetter is implemented by header types that can store a value given
+// as bytes without a string allocation (the own engine's header copies it
+// into per-message storage). b is only borrowed for the call.
+type BytesSetter interface {
+	SetBytes(name string, b []byte)
 }
 
 // appendJoined appends the field values joined with ", " (RFC 9110 §5.3:

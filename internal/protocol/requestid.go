@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"io"
+	"slices"
 	"sync/atomic"
 )
 
@@ -51,11 +52,19 @@ func NewRequestIDGenerator(rnd io.Reader) (*RequestIDGenerator, error) {
 // Next returns a new ID: RequestIDLen (26) characters of [0-9a-v], so it
 // always satisfies ValidRequestID. It allocates only the returned string.
 func (g *RequestIDGenerator) Next() string {
-	n := g.n.Add(1)
 	var b [RequestIDLen]byte
+	return string(g.AppendNext(b[:0]))
+}
+
+// AppendNext appends a new ID (as Next makes) to dst: the own engine writes
+// it into per-request storage, so generating an ID allocates nothing.
+func (g *RequestIDGenerator) AppendNext(dst []byte) []byte {
+	n := g.n.Add(1)
+	dst = slices.Grow(dst, RequestIDLen)
+	b := dst[len(dst) : len(dst)+RequestIDLen]
 	encode13(b[:13], g.prefix)
 	encode13(b[13:], mix64(n^g.key))
-	return string(b[:])
+	return dst[:len(dst)+RequestIDLen]
 }
 
 // mix64 is the SplitMix64 finaliser, a bijection on uint64 (each step -
@@ -98,6 +107,11 @@ var processIDs = func() *RequestIDGenerator {
 // lock. Safe for concurrent use.
 func NewRequestID() string {
 	return processIDs.Next()
+}
+
+// AppendRequestID appends a new ID from the process-wide generator to dst.
+func AppendRequestID(dst []byte) []byte {
+	return processIDs.AppendNext(dst)
 }
 
 // ValidRequestID reports whether a client-sent request ID may be reused as

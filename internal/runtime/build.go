@@ -88,6 +88,9 @@ func Build(cfg *config.Config, prev *Runtime, opts Options) (*Runtime, error) {
 		cr, rerrs := rt.buildRoute(i, &cfg.Routes[i], env)
 		errs = append(errs, rerrs...)
 		rt.routes[i] = cr
+		if err := rt.buildNative(i, &cfg.Routes[i], view); err != nil {
+			errs = append(errs, config.AsErrorList(err, cfg.Pos(routePath(i)))...)
+		}
 	}
 
 	rt.stateKeys = view.used

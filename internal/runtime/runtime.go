@@ -21,6 +21,8 @@ type Runtime struct {
 	generation uint64
 	router     *route.Router
 	routes     []compiledRoute
+	native     []*nativeRoute // by route index; nil entries go to net/http
+	hasNative  bool
 	pools      map[string]*upstream.Pool
 	trusted    *protocol.TrustedSet
 	ridHeader  string // canonical request-ID header, "" when disabled

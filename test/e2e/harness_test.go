@@ -77,7 +77,7 @@ type instance struct {
 func start(t *testing.T, cfg string) *instance {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "gatehouse.yaml")
-	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
+	if err := os.WriteFile(path, []byte(withEngine(cfg)), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	inst := startArgs(t, "run", "-c", path)
@@ -246,7 +246,7 @@ func (inst *instance) Rewrite(cfg string) entry {
 	inst.t.Helper()
 	mark := inst.Stderr.Len()
 	tmp := inst.cfgPath + ".tmp"
-	if err := os.WriteFile(tmp, []byte(cfg), 0o644); err != nil {
+	if err := os.WriteFile(tmp, []byte(withEngine(cfg)), 0o644); err != nil {
 		inst.t.Fatal(err)
 	}
 	if err := os.Rename(tmp, inst.cfgPath); err != nil {
@@ -260,7 +260,7 @@ func (inst *instance) Rewrite(cfg string) entry {
 func (inst *instance) RewriteInPlace(cfg string) entry {
 	inst.t.Helper()
 	mark := inst.Stderr.Len()
-	if err := os.WriteFile(inst.cfgPath, []byte(cfg), 0o644); err != nil {
+	if err := os.WriteFile(inst.cfgPath, []byte(withEngine(cfg)), 0o644); err != nil {
 		inst.t.Fatal(err)
 	}
 	return inst.WaitReload(mark)
@@ -274,13 +274,13 @@ func (inst *instance) RewriteOK(cfg string, atomic bool) entry {
 	mark := inst.Stderr.Len()
 	if atomic {
 		tmp := inst.cfgPath + ".tmp"
-		if err := os.WriteFile(tmp, []byte(cfg), 0o644); err != nil {
+		if err := os.WriteFile(tmp, []byte(withEngine(cfg)), 0o644); err != nil {
 			inst.t.Fatal(err)
 		}
 		if err := os.Rename(tmp, inst.cfgPath); err != nil {
 			inst.t.Fatal(err)
 		}
-	} else if err := os.WriteFile(inst.cfgPath, []byte(cfg), 0o644); err != nil {
+	} else if err := os.WriteFile(inst.cfgPath, []byte(withEngine(cfg)), 0o644); err != nil {
 		inst.t.Fatal(err)
 	}
 	e, _, ok := inst.Stderr.waitFor(mark, logTimeout, inst.done, func(e entry, _ string) bool {

@@ -1,0 +1,209 @@
+package engine
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/gatehouse-proxy/gatehouse/internal/config"
+	"github.com/gatehouse-proxy/gatehouse/internal/protocol"
+	"github.com/gatehouse-proxy/gatehouse/internal/upstream"
+)
+
+// ErrBadPoolOptions is returned (wrapped) by NewConnPool.
+var ErrBadPoolOptions = errors.New("engine: invalid connection pool options")
+
+// PoolOptions configure a ConnPool. Zero fields take the config defaults.
+type PoolOptions struct {
+	// MaxIdlePerTarget bounds the idle connections kept per target
+	// (default config.DefaultMaxIdlePerTarget); a connection returned to
+	// a full stack is closed.
+	MaxIdlePerTarget int
+	// IdleTimeout closes a connection idle for longer (default
+	// config.DefaultIdleConnTimeout). Backends close idle connections
+	// too; a pooled one that turns out closed is retried (see exchange).
+	IdleTimeout time.Duration
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// ConnPool keeps idle keep-alive connections to the targets of one
+// upstream, per target, as a LIFO stack: the most recently used
+// connection is reused first, so the others age out and the working set
+// stays small and warm (the prototype's choice; nginx's keepalive cache
+// is LIFO too). The runtime keeps one ConnPool per upstream.Pool and
+// reuses it across reloads with the pool. Safe for concurrent use.
+type ConnPool struct {
+	maxIdle int
+	idle    time.Duration
+	now     func() time.Time
+	stacks  sync.Map // *upstream.Target → *idleStack
+	stop    chan struct{}
+	once    sync.Once
+}
+
+// upConn is one connection to a target.
+type upConn struct {
+	nc        net.Conn
+	tcp       *net.TCPConn // nc when TCP (splice source)
+	unix      *net.UnixConn
+	target    *upstream.Target
+	sc        *protocol.FramingScanner // response framing
+	idleSince time.Time
+	reused    bool // taken from the pool (may be stale)
+}
+
+type idleStack struct {
+	mu    sync.Mutex
+	conns []*upConn
+}
+
+// NewConnPool validates opts and starts the reaper that closes expired
+// idle connections; Close stops it.
+func NewConnPool(opts PoolOptions) (*ConnPool, error) {
+	if opts.MaxIdlePerTarget < 0 || opts.IdleTimeout < 0 {
+		return nil, fmt.Errorf("%w: negative value", ErrBadPoolOptions)
+	}
+	p := &ConnPool{maxIdle: opts.MaxIdlePerTarget, idle: opts.IdleTimeout, now: opts.Now, stop: make(chan struct{})}
+	if p.maxIdle == 0 {
+		p.maxIdle = config.DefaultMaxIdlePerTarget
+	}
+	if p.idle == 0 {
+		p.idle = time.Duration(config.DefaultIdleConnTimeout)
+	}
+	if p.now == nil {
+		p.now = time.Now
+	}
+	go p.reap()
+	return p, nil
+}
+
+func (p *ConnPool) stack(t *upstream.Target) *idleStack {
+	if s, ok := p.stacks.Load(t); ok {
+		return s.(*idleStack)
+	}
+	s, _ := p.stacks.LoadOrStore(t, &idleStack{})
+	return s.(*idleStack)
+}
+
+// get pops the most recent idle connection to t that has not expired, or
+// returns nil. Expired connections below it are older still and closed.
+func (p *ConnPool) get(t *upstream.Target) *upConn {
+	s := p.stack(t)
+	now := p.now()
+	s.mu.Lock()
+	for n := len(s.conns); n > 0; n = len(s.conns) {
+		uc := s.conns[n-1]
+		s.conns[n-1] = nil
+		s.conns = s.conns[:n-1]
+		if now.Sub(uc.idleSince) < p.idle {
+			s.mu.Unlock()
+			uc.reused = true
+			return uc
+		}
+		_ = uc.nc.Close()
+	}
+	s.mu.Unlock()
+	return nil
+}
+
+// put makes uc idle, or closes it when the stack is full or the pool is
+// closed.
+func (p *ConnPool) put(uc *upConn) {
+	select {
+	case <-p.stop:
+		_ = uc.nc.Close()
+		return
+	default:
+	}
+	_ = uc.nc.SetDeadline(time.Time{})
+	uc.idleSince = p.now()
+	s := p.stack(uc.target)
+	s.mu.Lock()
+	if len(s.conns) >= p.maxIdle {
+		s.mu.Unlock()
+		_ = uc.nc.Close()
+		return
+	}
+	s.conns = append(s.conns, uc)
+	s.mu.Unlock()
+}
+
+// dial opens a new connection to t within timeout (0: no bound). Errors
+// wrap protocol.ErrUpstreamConnect (so StatusFor gives 502, or 504 for a
+// timeout).
+func (p *ConnPool) dial(t *upstream.Target, timeout time.Duration) (*upConn, error) {
+	d := net.Dialer{Timeout: timeout, KeepAlive: 30 * time.Second}
+	nc, err := d.Dial(t.Network(), t.Address())
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", protocol.ErrUpstreamConnect, err)
+	}
+	uc := &upConn{nc: nc, target: t, sc: protocol.NewResponseScanner()}
+	switch c := nc.(type) {
+	case *net.TCPConn:
+		uc.tcp = c
+	case *net.UnixConn:
+		uc.unix = c
+	}
+	return uc, nil
+}
+
+// reap closes expired idle connections every half idle timeout, so idle
+// sockets to backends do not linger when traffic stops.
+func (p *ConnPool) reap() {
+	tick := time.NewTicker(max(p.idle/2, time.Second))
+	defer tick.Stop()
+	for {
+		select {
+		case <-p.stop:
+			return
+		case <-tick.C:
+		}
+		now := p.now()
+		p.stacks.Range(func(_, v any) bool {
+			s := v.(*idleStack)
+			s.mu.Lock()
+			// LIFO: the oldest are at the bottom.
+			k := 0
+			for k < len(s.conns) && now.Sub(s.conns[k].idleSince) >= p.idle {
+				_ = s.conns[k].nc.Close()
+				k++
+			}
+			if k > 0 {
+				n := copy(s.conns, s.conns[k:])
+				clear(s.conns[n:])
+				s.conns = s.conns[:n]
+			}
+			s.mu.Unlock()
+			return true
+		})
+	}
+}
+
+// Close closes every idle connection and stops the reaper; connections in
+// use are closed when their exchange returns them.
+func (p *ConnPool) Close() {
+	p.once.Do(func() { close(p.stop) })
+	p.stacks.Range(func(_, v any) bool {
+		s := v.(*idleStack)
+		s.mu.Lock()
+		for _, uc := range s.conns {
+			_ = uc.nc.Close()
+		}
+		clear(s.conns)
+		s.conns = s.conns[:0]
+		s.mu.Unlock()
+		return true
+	})
+}
+
+// Idle returns the number of idle connections to t (for tests and
+// metrics).
+func (p *ConnPool) Idle(t *upstream.Target) int {
+	s := p.stack(t)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.conns)
+}

@@ -1,0 +1,339 @@
+package engine
+
+import (
+	"errors"
+	"io"
+	"net"
+	"net/netip"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/gatehouse-proxy/gatehouse/internal/protocol"
+)
+
+// Linger after an error response or an unread body, so the kernel does not
+// answer unread client bytes with a RST that destroys the response in
+// flight (the reason for net/http's closeWriteAndWait, and the guard's).
+const (
+	lingerTimeout = 500 * time.Millisecond
+	lingerBytes   = 256 << 10
+	// drainBytes bounds how much of an unread request body is discarded
+	// to keep a connection alive; a longer rest closes the connection.
+	drainBytes = 256 << 10
+)
+
+// conn is one client connection, served by one goroutine (serve).
+type conn struct {
+	srv  *Server
+	nc   net.Conn
+	tcp  *net.TCPConn    // nc when it is one: splice, CloseWrite
+	rc   syscall.RawConn // nil when nc has no file descriptor
+	peer netip.AddrPort
+	sc   *protocol.FramingScanner
+
+	s    *session // nil while idle
+	r, w int      // s.in[r:w] is read but not yet consumed
+	// rawFill's results and whether it took s from the pool itself.
+	n      int
+	err    error
+	fresh  bool
+	readFn func(fd uintptr) bool
+
+	rw        ResponseWriter
+	handedOff bool
+	busy      atomic.Bool
+	closing   atomic.Bool
+}
+
+func newConn(s *Server, nc net.Conn) *conn {
+	c := &conn{srv: s, nc: nc}
+	c.sc, _ = protocol.NewFramingScanner(s.cfg.Limits) // validated by NewServer
+	if tc, ok := nc.(*net.TCPConn); ok {
+		c.tcp = tc
+		c.peer = tc.RemoteAddr().(*net.TCPAddr).AddrPort()
+	} else if ap, err := netip.ParseAddrPort(nc.RemoteAddr().String()); err == nil {
+		c.peer = ap
+	}
+	if sc, ok := nc.(syscall.Conn); ok {
+		if rc, err := sc.SyscallConn(); err == nil {
+			c.rc = rc
+			c.readFn = c.rawFill
+		}
+	}
+	c.rw.c = c
+	return c
+}
+
+// errClosedByPeer: the client closed the connection (EOF).
+var errClosedByPeer = errors.New("engine: connection closed by peer")
+
+// acquire makes sure the connection holds a session.
+func (c *conn) acquire() {
+	if c.s == nil {
+		c.s = c.srv.pool.get()
+		c.s.req.c = c
+	}
+}
+
+// release returns the session to the pool when nothing is buffered.
+func (c *conn) release() {
+	if c.s != nil && c.r == c.w {
+		c.srv.pool.put(c.s)
+		c.s, c.r, c.w = nil, 0, 0
+	}
+}
+
+// fill reads more bytes into s.in[w:], making room first. While idle (no
+// session), it reads through the raw connection so that a pooled buffer is
+// taken only when data is ready: the first read attempt borrows a buffer
+// and gives it back if the socket has nothing (EAGAIN), then waits in the
+// poller holding nothing. That is the same syscalls as a plain Read.
+func (c *conn) fill() error {
+	if c.s != nil {
+		c.makeRoom()
+	}
+	if c.rc == nil {
+		c.acquire()
+		n, err := c.nc.Read(c.s.in[c.w:])
+		c.w += n
+		if n > 0 {
+			return nil
+		}
+		if err == nil || errors.Is(err, io.EOF) {
+			return errClosedByPeer
+		}
+		return err
+	}
+	c.n, c.err, c.fresh = 0, nil, false
+	if err := c.rc.Read(c.readFn); err != nil {
+		return err
+	}
+	if c.err != nil {
+		return c.err
+	}
+	if c.n == 0 {
+		return errClosedByPeer
+	}
+	c.w += c.n
+	return nil
+}
+
+// rawFill is the syscall.RawConn read callback; false means "wait until
+// readable and call again".
+func (c *conn) rawFill(fd uintptr) bool {
+	if c.s == nil {
+		c.acquire()
+		c.fresh = true
+	}
+	for {
+		n, err := syscall.Read(int(fd), c.s.in[c.w:])
+		switch err {
+		case nil:
+			c.n = n
+			return true
+		case syscall.EINTR:
+			continue
+		case syscall.EAGAIN:
+			if c.fresh && c.r == c.w {
+				c.release()
+				c.fresh = false
+			}
+			return false
+		default:
+			c.err = err
+			return true
+		}
+	}
+}
+
+// makeRoom compacts or grows s.in so that at least some bytes can be read.
+func (c *conn) makeRoom() {
+	in := c.s.in
+	if c.w < len(in) {
+		return
+	}
+	if c.r > 0 {
+		c.w = copy(in, in[c.r:c.w])
+		c.r = 0
+		return
+	}
+	// A head longer than the buffer: grow, bounded by the limits (the
+	// scanner refuses a head past MaxHeaderBytes before this stops).
+	bigger := make([]byte, 2*len(in))
+	copy(bigger, in[:c.w])
+	c.s.in = bigger
+}
+
+// setReadTimeout arms the read deadline; d == 0 clears it.
+func (c *conn) setReadTimeout(d time.Duration) {
+	if d > 0 {
+		_ = c.nc.SetReadDeadline(c.srv.now().Add(d))
+	} else {
+		_ = c.nc.SetReadDeadline(time.Time{})
+	}
+}
+
+// serve runs the connection's request loop.
+func (c *conn) serve() {
+	defer func() {
+		if !c.handedOff {
+			_ = c.nc.Close()
+			c.r = c.w
+			c.release()
+		}
+		c.srv.track(c, false)
+	}()
+	cfg := &c.srv.cfg
+	for {
+		if c.closing.Load() {
+			return
+		}
+		if c.r == c.w {
+			c.release()
+			c.setReadTimeout(cfg.IdleTimeout)
+			if err := c.fill(); err != nil {
+				return // idle timeout, client close: nothing to answer
+			}
+		}
+		c.busy.Store(true)
+		c.setReadTimeout(cfg.HeaderTimeout)
+		if !c.serveOne() {
+			return
+		}
+		c.busy.Store(false)
+	}
+}
+
+// serveOne reads one request head and serves it; false ends the
+// connection (closed, refused or handed off).
+func (c *conn) serveOne() bool {
+	start, fed := c.r, 0
+	var hl int
+	for {
+		var hv headVerdict
+		var v protocol.Verdict
+		fed, hl, hv, v = scanHead(c.sc, c.s.in[start:c.w], fed)
+		switch hv {
+		case headReject:
+			c.srv.log.Info("refused request", "remote", c.peer.String(), "status", v.Status, "reason", v.Reason)
+			c.refuse(v.Status)
+			return false
+		case headH2Preface:
+			c.r = start
+			return c.handoff()
+		case headDone:
+		default:
+			// fill may compact the buffer, moving the message (and c.r,
+			// which is still its start) to the front.
+			if err := c.fill(); err != nil {
+				// A timeout or close mid-head: net/http answers a
+				// header timeout with nothing useful either.
+				return false
+			}
+			start = c.r
+			continue
+		}
+		break
+	}
+	req := &c.s.req
+	req.reset()
+	status := parseHead(c.s.in[start:start+hl], req)
+	req.finishHead()
+	req.Peer, req.Scheme = c.peer, c.srv.scheme
+	if status != 0 {
+		c.srv.log.Info("refused request", "remote", c.peer.String(), "status", status, "reason", "invalid head")
+		c.refuse(status)
+		return false
+	}
+	// Forms the native path does not serve go to net/http, untouched.
+	if req.form != formOrigin || req.upgrade || req.Method == "CONNECT" {
+		c.r = start
+		return c.handoff()
+	}
+	h, ok := c.srv.cfg.Dispatch(req)
+	if !ok {
+		c.r = start
+		return c.handoff()
+	}
+	c.r = start + hl
+	if req.badExpect && req.ProtoMinor >= 1 {
+		// RFC 9110 §10.1.1: a server MAY answer an unknown expectation
+		// with 417; net/http does.
+		c.rw.begin(req)
+		_ = c.rw.WriteResponse(417, "text/plain; charset=utf-8", []byte("417 Expectation Failed\n"))
+		c.closeLingering()
+		return false
+	}
+	c.s.body.begin(c, req)
+	c.rw.begin(req)
+	c.setReadTimeout(0)
+	h.ServeEngine(&c.rw, req)
+	return c.finish(req)
+}
+
+// finish decides whether the connection carries another request.
+func (c *conn) finish(req *Request) bool {
+	if !c.rw.wrote {
+		// The handler wrote nothing: a bug; answer so the client is
+		// not left waiting.
+		c.rw.closeAfter = true
+		_ = c.rw.WriteResponse(500, "text/plain; charset=utf-8", []byte("500 Internal Server Error\n"))
+	}
+	if c.rw.closeAfter || req.WantsClose() || c.closing.Load() {
+		if !c.s.body.done || c.r < c.w {
+			c.closeLingering()
+		}
+		return false
+	}
+	if !c.s.body.done && !c.s.body.drain() {
+		c.closeLingering()
+		return false
+	}
+	return true
+}
+
+// refuse answers a refused request like the guard does and closes.
+func (c *conn) refuse(status int) {
+	_, _ = io.WriteString(c.nc, refusal(status))
+	c.closeLingering()
+}
+
+// closeLingering half-closes and drains briefly before the deferred close,
+// so that the response is not destroyed by a RST.
+func (c *conn) closeLingering() {
+	if c.tcp == nil || c.tcp.CloseWrite() != nil {
+		return
+	}
+	if c.nc.SetReadDeadline(c.srv.now().Add(lingerTimeout)) == nil {
+		_, _ = io.CopyN(io.Discard, c.nc, lingerBytes)
+	}
+}
+
+// handoff passes the connection, with the bytes from c.r on, to the
+// HandoffListener. The engine never touches it again.
+func (c *conn) handoff() bool {
+	hl := c.srv.cfg.Handoff
+	if hl == nil {
+		c.rw.begin(&c.s.req)
+		c.rw.closeAfter = true
+		_ = c.rw.WriteResponse(501, "text/plain; charset=utf-8", []byte("501 Not Implemented\n"))
+		c.closeLingering()
+		return false
+	}
+	pre := append([]byte(nil), c.s.in[c.r:c.w]...)
+	c.r = c.w
+	c.release()
+	_ = c.nc.SetReadDeadline(time.Time{})
+	c.handedOff = hl.hand(c.nc, pre)
+	return false
+}
+
+// shutdown asks the connection to end after its current exchange, and
+// wakes it if it is waiting for a request.
+func (c *conn) shutdown() {
+	c.closing.Store(true)
+	if !c.busy.Load() {
+		_ = c.nc.SetReadDeadline(time.Unix(1, 0))
+	}
+}

@@ -1,0 +1,272 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"syscall"
+
+	"github.com/gatehouse-proxy/gatehouse/internal/protocol"
+	"github.com/gatehouse-proxy/gatehouse/internal/upstream"
+)
+
+// minRespRoom is the part of the exchange buffer kept free for the
+// response head when a request body is packed after the outbound head.
+const minRespRoom = 8 << 10
+
+// maxRespHead bounds a backend's response head (as upstream's transport).
+const maxRespHead = 1 << 20
+
+// errBrokenResponse: the backend's response could not be read to its end.
+var errBrokenResponse = errors.New("upstream response broken mid-body")
+
+// ServeEngine forwards r to a target of the pool and copies the response
+// back (see doc.go for the steps and what is pooled).
+func (h *ProxyHandler) ServeEngine(w *ResponseWriter, r *Request) {
+	s := w.c.s
+	x := &s.x
+	x.reset()
+	info := r.Info
+	if info == nil {
+		x.info.ID = r.ID
+		x.info.ClientIP = r.Peer.Addr().Unmap()
+		info = &x.info
+	}
+	x.start = h.now()
+	x.pick = upstream.PickContext{ClientIP: info.ClientIP, Header: &r.Header, Path: r.Path}
+	info.Upstream = h.pool.Name()
+	t, err := h.pool.Pick(&x.pick)
+	if err != nil {
+		h.fail(w, r, info, err)
+		return
+	}
+	info.Target = t.String()
+	info.UpstreamStart = x.start
+	t.Begin()
+	defer t.Done()
+
+	out := s.out
+	hb := h.appendRequestHead(out[:0], r, t)
+	// Pack the body bytes already read after the head, so a small
+	// request goes out in one write.
+	bodyInHead := !r.HasBody()
+	if r.HasBody() && w.c.r < w.c.w && len(out)-len(hb) > minRespRoom {
+		p, err := s.body.raw(len(out) - len(hb) - minRespRoom)
+		if err != nil {
+			h.clientBodyError(w, r, info, err)
+			return
+		}
+		hb = append(hb, p...)
+		bodyInHead = s.body.done
+	}
+	// Idempotent requests whose whole body was in the first write can be
+	// sent again on a fresh connection if a pooled one was stale
+	// (RFC 9110 §9.2.2; net/http's transport retries in the same case).
+	replayable := bodyInHead && protocol.IsIdempotent(r.Method)
+
+	uc := h.conns.get(t)
+	var rb []byte
+	var hl int
+	for attempt := 0; ; attempt++ {
+		if uc == nil {
+			if uc, err = h.conns.dial(t, h.t.Connect); err != nil {
+				h.fail(w, r, info, err)
+				return
+			}
+		}
+		uc.sc.ExpectResponseTo(r.Method == "HEAD", false)
+		rb, hl, err = h.send(w, r, x, uc, hb, bodyInHead)
+		if err == nil {
+			break
+		}
+		_ = uc.nc.Close()
+		if attempt == 0 && uc.reused && (replayable || errors.Is(err, errNothingSent)) && staleConnError(err) {
+			uc = nil
+			continue
+		}
+		if errors.Is(err, errClientBody) {
+			h.clientBodyError(w, r, info, err)
+			return
+		}
+		h.fail(w, r, info, err)
+		return
+	}
+	info.FirstByte = h.now().Sub(x.start)
+	h.respond(w, r, x, info, uc, rb, hl)
+}
+
+// errNothingSent marks a failure of the first write, before any request
+// byte can have been processed; errClientBody a failure reading the
+// client's body.
+var (
+	errNothingSent = errors.New("request not sent")
+	errClientBody  = errors.New("client body")
+)
+
+// staleConnError reports the classic "server closed an idle connection"
+// failures: EOF before any response byte, a reset, a broken pipe.
+func staleConnError(err error) bool {
+	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
+}
+
+// send writes the request (head, then the rest of the body) and reads the
+// response head, forwarding 1xx responses. It returns the buffer holding
+// the final head (and whatever followed it) and the head's length.
+func (h *ProxyHandler) send(w *ResponseWriter, r *Request, x *exchange, uc *upConn, hb []byte, bodyInHead bool) ([]byte, int, error) {
+	_ = uc.nc.SetWriteDeadline(h.deadline(x, h.t.Idle))
+	if _, err := uc.nc.Write(hb); err != nil {
+		return nil, 0, fmt.Errorf("%w: %w", errNothingSent, err)
+	}
+	var upErr error
+	if !bodyInHead {
+		upErr = h.upload(w, r, x, uc)
+		if errors.Is(upErr, errClientBody) {
+			return nil, 0, upErr
+		}
+		// A write error upstream: the backend may have answered early
+		// (e.g. 413) and closed; read its answer if there is one.
+	}
+	_ = uc.nc.SetReadDeadline(h.deadline(x, h.t.ResponseHeader))
+	var rb []byte
+	if out := w.c.s.out; len(hb)+minRespRoom <= len(out) {
+		rb = out[len(hb):] // hb is out's prefix (it was not reallocated)
+	} else {
+		rb = make([]byte, outSize)
+	}
+	n, fed := 0, 0
+	for {
+		if n == len(rb) {
+			if len(rb) >= maxRespHead {
+				return nil, 0, fmt.Errorf("upstream response head larger than %d bytes", maxRespHead)
+			}
+			bigger := make([]byte, 2*len(rb))
+			copy(bigger, rb[:n])
+			rb = bigger
+		}
+		m, err := uc.nc.Read(rb[n:])
+		n += m
+		if m == 0 && err != nil {
+			if upErr != nil {
+				err = upErr
+			}
+			if n == 0 && errors.Is(err, os.ErrDeadlineExceeded) {
+				err = fmt.Errorf("%w: %w", protocol.ErrResponseHeaderTimeout, err)
+			}
+			return nil, 0, fmt.Errorf("reading response head: %w", err)
+		}
+		for fed < n {
+			var hv headVerdict
+			var v protocol.Verdict
+			var hl int
+			fed, hl, hv, v = scanHead(uc.sc, rb[:n], fed)
+			switch hv {
+			case headReject:
+				return nil, 0, fmt.Errorf("malformed response head: %s", v.Reason)
+			case headH2Preface:
+				// A 101 or 2xx-to-CONNECT: never asked for, since such
+				// requests are handed off.
+				return nil, 0, errors.New("unexpected protocol switch from upstream")
+			case headDone:
+				x.headEnded = v.Action == protocol.MessageEnd
+				if err := parseResponseHead(rb[:hl], x); err != nil {
+					return nil, 0, err
+				}
+				if x.status >= 200 {
+					if upErr != nil {
+						w.closeAfter = true // the request body was not all sent
+					}
+					return rb[:n], hl, nil
+				}
+				h.forwardInterim(w, r, x)
+				n = copy(rb, rb[hl:n])
+				fed = 0
+				continue
+			}
+			break
+		}
+	}
+}
+
+// upload streams the rest of the request body upstream: Content-Length
+// bodies by splice when large, anything else through the buffer with
+// chunked framing passed as received (every byte checked by the scanner).
+func (h *ProxyHandler) upload(w *ResponseWriter, r *Request, x *exchange, uc *upConn) error {
+	b := &w.c.s.body
+	if uc.tcp != nil {
+		_ = uc.nc.SetWriteDeadline(h.deadline(x, 0))
+		if _, handled, err := b.spliceTo(uc.tcp); handled {
+			if err != nil && b.err != nil {
+				return fmt.Errorf("%w: %w", errClientBody, err)
+			}
+			return err
+		}
+	}
+	for {
+		p, err := b.raw(len(w.c.s.in))
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("%w: %w", errClientBody, err)
+		}
+		_ = uc.nc.SetWriteDeadline(h.deadline(x, h.t.Idle))
+		if _, err := uc.nc.Write(p); err != nil {
+			return fmt.Errorf("sending request body: %w", err)
+		}
+	}
+}
+
+// fail answers an exchange that failed before a response head reached
+// the client: 502/503/504 from protocol.StatusFor, with the short body and
+// the request ID, never the error text.
+func (h *ProxyHandler) fail(w *ResponseWriter, r *Request, info *observeInfo, err error) {
+	status := protocol.StatusFor(err)
+	info.Err = err
+	h.logFailure(r, info, err, status)
+	if w.Started() {
+		w.SetClose()
+		return
+	}
+	_ = w.WriteError(status, r.ID, h.idHeader)
+}
+
+// clientBodyError answers a request whose body could not be read: 400
+// (malformed framing or a stalled client), or nothing if the client left.
+func (h *ProxyHandler) clientBodyError(w *ResponseWriter, r *Request, info *observeInfo, err error) {
+	w.SetClose()
+	info.Err = err
+	status := 400
+	if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, net.ErrClosed) || errors.Is(err, syscall.ECONNRESET) {
+		status = protocol.StatusClientClosedRequest
+	}
+	h.logFailure(r, info, err, status)
+	if status != protocol.StatusClientClosedRequest && !w.Started() {
+		_ = w.WriteError(status, r.ID, h.idHeader)
+	}
+}
+
+// logFailure writes one record for operators (the client never sees err).
+func (h *ProxyHandler) logFailure(r *Request, info *observeInfo, err error, status int) {
+	level := slog.LevelWarn
+	if status == protocol.StatusClientClosedRequest {
+		level = slog.LevelInfo
+	}
+	msg := "upstream exchange failed"
+	if status == 0 {
+		msg = "upstream response aborted"
+	}
+	h.log.LogAttrs(context.Background(), level, msg,
+		slog.String("request_id", r.ID),
+		slog.String("route", info.Route),
+		slog.String("upstream", info.Upstream),
+		slog.String("target", info.Target),
+		slog.String("method", r.Method),
+		slog.Int("status", status),
+		slog.String("error", err.Error()),
+	)
+}

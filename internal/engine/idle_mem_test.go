@@ -1,0 +1,94 @@
+package engine
+
+import (
+	"bufio"
+	"net"
+	"net/http"
+	"os"
+	"runtime"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// TestIdleConnMemory opens 2000 keep-alive connections through the engine,
+// one request each, and reports the memory per idle connection: RSS and
+// Go heap+stacks, minus the same measurement with the client connections
+// parked on a listener that only accepts (the client side's own cost).
+// It is a measurement, not a check: run it with GATEHOUSE_IDLE_MEM=1.
+func TestIdleConnMemory(t *testing.T) {
+	if os.Getenv("GATEHOUSE_IDLE_MEM") == "" {
+		t.Skip("set GATEHOUSE_IDLE_MEM=1 to measure (opens 2000 sockets)")
+	}
+	const n = 2000
+	measure := func(addr string, request bool) (rss, goMem float64) {
+		rss0, go0 := memNow()
+		conns := make([]net.Conn, 0, n)
+		defer func() {
+			for _, c := range conns {
+				_ = c.Close()
+			}
+		}()
+		for range n {
+			c, err := net.Dial("tcp", addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			conns = append(conns, c)
+			if request {
+				if _, err := c.Write([]byte("GET / HTTP/1.1\r\nHost: h\r\n\r\n")); err != nil {
+					t.Fatal(err)
+				}
+				res, err := http.ReadResponse(bufio.NewReaderSize(c, 512), nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				_ = res.Body.Close()
+			}
+		}
+		rss1, go1 := memNow()
+		return (rss1 - rss0) / n, (go1 - go0) / n
+	}
+	// Client-only baseline: a listener that accepts and holds.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	var held []net.Conn
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			held = append(held, c)
+		}
+	}()
+	baseRSS, baseGo := measure(ln.Addr().String(), false)
+
+	be := backend(t, func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write([]byte("ok")) })
+	r := newRig(t, be, rigOptions{})
+	rss, goMem := measure(r.addr, true)
+	t.Logf("per idle connection: engine+client RSS %.2f KiB, Go heap+stack %.2f KiB; client-only baseline RSS %.2f KiB, Go %.2f KiB",
+		rss/1024, goMem/1024, baseRSS/1024, baseGo/1024)
+	t.Logf("engine alone: RSS %.2f KiB/conn, Go heap+stack %.2f KiB/conn", (rss-baseRSS)/1024, (goMem-baseGo)/1024)
+}
+
+// memNow returns VmRSS and the Go heap in use plus stacks, after a GC.
+func memNow() (rss, goMem float64) {
+	runtime.GC()
+	debug.FreeOSMemory()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	b, _ := os.ReadFile("/proc/self/status")
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(line, "VmRSS:") {
+			f := strings.Fields(line)
+			kb, _ := strconv.ParseFloat(f[1], 64)
+			rss = kb * 1024
+		}
+	}
+	return rss, float64(ms.HeapInuse + ms.StackInuse)
+}

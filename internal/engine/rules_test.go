@@ -1,0 +1,190 @@
+package engine
+
+import (
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+)
+
+func TestHopByHopStrippedBothWays(t *testing.T) {
+	be := backend(t, func(w http.ResponseWriter, r *http.Request) {
+		echo(w, r)
+	})
+	// A backend that answers with hop-by-hop fields of its own.
+	raw := rawBackend(t, "HTTP/1.1 200 OK\r\nConnection: X-Bar, keep-alive\r\nX-Bar: secret\r\nKeep-Alive: timeout=5\r\nProxy-Authenticate: Basic\r\nX-Keep: yes\r\nContent-Length: 2\r\n\r\nok")
+	t.Run("request", func(t *testing.T) {
+		r := newRig(t, be, rigOptions{})
+		c := dial(t, r.addr)
+		c.send("GET / HTTP/1.1\r\nHost: h\r\nConnection: keep-alive, X-Foo\r\nX-Foo: drop\r\nKeep-Alive: 5\r\nTE: trailers, gzip\r\nProxy-Authorization: Basic eA==\r\nProxy-Connection: x\r\nUpgrade-Insecure-Requests: 1\r\n\r\n")
+		res, _ := c.read("GET")
+		names := res.Header.Get("X-Names")
+		for _, bad := range []string{"X-Foo", "Keep-Alive", "Proxy-Authorization", "Proxy-Connection", "Connection"} {
+			if strings.Contains(","+names+",", ","+bad+",") {
+				t.Errorf("%s reached the backend (%s)", bad, names)
+			}
+		}
+		if got := res.Header.Get("X-Got-Te"); got != "trailers" {
+			t.Errorf("TE = %q, want trailers", got)
+		}
+		if !strings.Contains(names, "Upgrade-Insecure-Requests") {
+			t.Errorf("end-to-end field dropped: %s", names)
+		}
+	})
+	t.Run("response", func(t *testing.T) {
+		r := newRig(t, raw, rigOptions{})
+		c := dial(t, r.addr)
+		c.send("GET / HTTP/1.1\r\nHost: h\r\n\r\n")
+		res, body := c.read("GET")
+		for _, bad := range []string{"X-Bar", "Keep-Alive", "Proxy-Authenticate"} {
+			if res.Header.Get(bad) != "" {
+				t.Errorf("%s reached the client", bad)
+			}
+		}
+		if res.Header.Get("X-Keep") != "yes" || body != "ok" || res.Close {
+			t.Errorf("got %v %q close=%v", res.Header, body, res.Close)
+		}
+	})
+}
+
+// rawBackend answers every request on every connection with resp.
+func rawBackend(t *testing.T, resp string) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				buf := make([]byte, 8192)
+				for {
+					if _, err := c.Read(buf); err != nil {
+						return
+					}
+					if _, err := io.WriteString(c, resp); err != nil {
+						return
+					}
+				}
+			}()
+		}
+	}()
+	return ln.Addr().String()
+}
+
+func TestForwardingHeaders(t *testing.T) {
+	be := backend(t, echo)
+	const in = "GET / HTTP/1.1\r\nHost: front.test\r\nX-Forwarded-For: 203.0.113.9\r\nX-Forwarded-Proto: https\r\nForwarded: for=203.0.113.9\r\n\r\n"
+	for _, tc := range []struct {
+		name                string
+		trusted             []string
+		xff, proto, fwd, id string
+	}{
+		{"untrusted peer", nil, "127.0.0.1", "http", "for=127.0.0.1;proto=http;host=front.test", ""},
+		{"trusted peer", []string{"127.0.0.1"}, "203.0.113.9, 127.0.0.1", "https", "for=203.0.113.9, for=127.0.0.1;proto=http;host=front.test", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := newRig(t, be, rigOptions{trusted: tc.trusted})
+			c := dial(t, r.addr)
+			c.send(in)
+			res, _ := c.read("GET")
+			got := func(k string) string { return res.Header.Get("X-Got-" + k) }
+			if got("X-Forwarded-For") != tc.xff || got("X-Forwarded-Proto") != tc.proto ||
+				got("Forwarded") != tc.fwd || got("X-Forwarded-Host") != "front.test" {
+				t.Fatalf("XFF %q proto %q fwd %q host %q", got("X-Forwarded-For"), got("X-Forwarded-Proto"), got("Forwarded"), got("X-Forwarded-Host"))
+			}
+		})
+	}
+}
+
+func TestHandoffToNetHTTP(t *testing.T) {
+	r := newRig(t, backend(t, echo), rigOptions{})
+	for _, tc := range []struct {
+		name  string
+		first string // served natively before the hand-off ("" for none)
+	}{
+		{"first request", ""},
+		{"after a native one", "GET /native HTTP/1.1\r\nHost: h\r\n\r\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := dial(t, r.addr)
+			if tc.first != "" {
+				c.send(tc.first)
+				if res, _ := c.read("GET"); res.Header.Get("X-Uri") != "/native" {
+					t.Fatal("native request not proxied")
+				}
+			}
+			// The handed-off request and one pipelined after it.
+			c.send("GET /handoff/a HTTP/1.1\r\nHost: h\r\n\r\nGET /handoff/b HTTP/1.1\r\nHost: h\r\n\r\n")
+			for _, p := range []string{"/handoff/a", "/handoff/b"} {
+				res, body := c.read("GET")
+				if res.Header.Get("X-Served-By") != "net/http" || body != "handed off "+p {
+					t.Fatalf("got %q from %q", body, res.Header.Get("X-Served-By"))
+				}
+			}
+			// Keep-alive continues on net/http.
+			c.send("GET /later HTTP/1.1\r\nHost: h\r\n\r\n")
+			if res, body := c.read("GET"); res.Header.Get("X-Served-By") != "net/http" || body != "handed off /later" {
+				t.Fatalf("keep-alive after hand-off: %q", body)
+			}
+		})
+	}
+	t.Run("upgrade is handed off", func(t *testing.T) {
+		c := dial(t, r.addr)
+		c.send("GET /ws HTTP/1.1\r\nHost: h\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n")
+		if res, _ := c.read("GET"); res.Header.Get("X-Served-By") != "net/http" {
+			t.Fatal("upgrade request not handed off")
+		}
+	})
+	t.Run("net/http still refuses after hand-off", func(t *testing.T) {
+		c := dial(t, r.addr)
+		c.send("GET /handoff HTTP/1.1\r\nHost: h\r\n\r\nGET / HTTP/1.1\r\nHost: h\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n")
+		if res, _ := c.read("GET"); res.StatusCode != 200 {
+			t.Fatal(res.Status)
+		}
+		if res, _ := c.read("GET"); res.StatusCode != 400 {
+			t.Fatalf("smuggled request after hand-off: %d", res.StatusCode)
+		}
+	})
+}
+
+func TestStalePooledConnRetried(t *testing.T) {
+	// The backend closes every connection after one response, without
+	// saying so: the pooled connection is stale on the next request.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				buf := make([]byte, 4096)
+				_, _ = c.Read(buf)
+				_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+				_ = c.Close()
+			}()
+		}
+	}()
+	r := newRig(t, ln.Addr().String(), rigOptions{})
+	c := dial(t, r.addr)
+	for i := range 3 {
+		c.send("GET / HTTP/1.1\r\nHost: h\r\n\r\n")
+		if res, body := c.read("GET"); res.StatusCode != 200 || body != "ok" {
+			t.Fatalf("request %d: %d %q", i, res.StatusCode, body)
+		}
+		// Wait until the stale connection sits in the pool.
+		waitFor(t, "pooled connection", func() bool { return r.conns.Idle(r.pool.Targets()[0]) == 1 })
+	}
+}
