@@ -31,7 +31,9 @@ apt_install() {
 
 need_go
 # The core's end-to-end tests need only Go and the standard tools below.
-# Later capabilities add theirs here (redis-server, pebble, chromium, h2spec).
-apt_install ca-certificates curl
+# Later capabilities add theirs here (pebble, chromium, h2spec).
+# redis-server: the rate limiter's cluster tests start a real one
+# (internal/testutil/redisserver).
+apt_install ca-certificates curl redis-server
 go mod download
 echo "test-deps: ok"

@@ -8,6 +8,9 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/redis/go-redis/v9"
+
+	"github.com/gatehouse-proxy/gatehouse/internal/cluster"
 	"github.com/gatehouse-proxy/gatehouse/internal/config"
 	"github.com/gatehouse-proxy/gatehouse/internal/listen"
 	"github.com/gatehouse-proxy/gatehouse/internal/runtime"
@@ -36,6 +39,9 @@ func serve(ctx context.Context, cfg *config.Config, load func() (*config.Config,
 		printErr(stderr, err)
 		return exitError
 	}
+	// go-redis logs through a package-level logger; route it into ours
+	// (once, here in main) so no plain-text line lands among the JSON.
+	redis.SetLogger(cluster.RedisLog{Logger: logger})
 	rt, err := runtime.Build(cfg, nil, runtime.Options{Logger: logger})
 	if err != nil {
 		printErr(stderr, err)

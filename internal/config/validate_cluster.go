@@ -1,5 +1,7 @@
 package config
 
+import "net"
+
 // Defaults of the cluster section.
 const (
 	DefaultRedisPrefix  = "gatehouse:"
@@ -20,6 +22,8 @@ func (v *validator) cluster() {
 	}
 	if r.Address == "" {
 		v.add("$.cluster.redis", `write address: "127.0.0.1:6379"`, "cluster.redis.address is required")
+	} else if host, port, err := net.SplitHostPort(r.Address); err != nil || host == "" || port == "" {
+		v.add("$.cluster.redis.address", `write host:port, e.g. "127.0.0.1:6379" or "[::1]:6379"`, "cluster.redis.address %q is not host:port", r.Address)
 	}
 	v.nonNegative("$.cluster.redis.timeout", "cluster.redis.timeout", r.Timeout)
 	if r.DB < 0 {
