@@ -160,8 +160,16 @@ func listenerKey(lc config.Listener) string {
 
 // open binds one listener and starts serving it.
 func (m *Manager) open(cfg *config.Config, lc config.Listener) (*server, error) {
-	ln, err := net.Listen("tcp", lc.Address)
+	raw, err := net.Listen("tcp", lc.Address)
 	if err != nil {
+		return nil, err
+	}
+	// Connection-level protection on the raw socket, before TLS and the
+	// framing guard: max_conns / accept_rate, the PROXY header, then the
+	// per-client limit on the header's address (limits.go, proxyproto.go).
+	ln, err := ProtectListener(raw, lc, cfg.Server.ReadHeaderTimeout.D(), m.logger)
+	if err != nil {
+		_ = raw.Close()
 		return nil, err
 	}
 	limits := protocol.FramingLimits{
@@ -192,7 +200,12 @@ func (m *Manager) open(cfg *config.Config, lc config.Listener) (*server, error) 
 			_ = ln.Close()
 			return nil, err
 		}
-		serveLn = s.tls
+		// Min data rate over plaintext HTTP/1.1 (the dispatcher hands out
+		// guarded h1 connections; h2 ones never pass through Accept).
+		if serveLn, err = MinDataRateListener(s.tls, cfg.Server.MinDataRate); err != nil {
+			_ = s.tls.Close()
+			return nil, err
+		}
 	} else if d, ok := m.handler.(Dispatcher); ok && cfg.Server.Engine == config.EngineNative {
 		// The own engine owns the socket; what it hands over reaches
 		// net/http through the handoff listener, still behind the guard.
@@ -211,14 +224,25 @@ func (m *Manager) open(cfg *config.Config, lc config.Listener) (*server, error) 
 			_ = ln.Close()
 			return nil, err
 		}
+		rateLn, err := MinDataRateListener(ln, cfg.Server.MinDataRate)
+		if err != nil {
+			_ = ln.Close()
+			return nil, err
+		}
 		go func() {
-			if err := s.engine.Serve(ln); err != nil && !errors.Is(err, engine.ErrServerClosed) {
+			if err := s.engine.Serve(rateLn); err != nil && !errors.Is(err, engine.ErrServerClosed) {
 				m.logger.Error("listener stopped", "listener", s.name, "error", err)
 			}
 		}()
 		serveLn = GuardListener(handoff, limits, WithGuardLogger(m.logger))
 	} else {
-		serveLn = GuardListener(ln, limits, WithGuardLogger(m.logger))
+		// The rate wrapper goes over the guard: it relies on the guard
+		// having refused non-HTTP bytes (mindatarate.go).
+		serveLn, err = MinDataRateListener(GuardListener(ln, limits, WithGuardLogger(m.logger)), cfg.Server.MinDataRate)
+		if err != nil {
+			_ = ln.Close()
+			return nil, err
+		}
 	}
 	go func() {
 		defer close(s.done)

@@ -14,4 +14,5 @@ import (
 	_ "github.com/gatehouse-proxy/gatehouse/internal/middleware/reqlimit"  // request_limits, request-limits
 	_ "github.com/gatehouse-proxy/gatehouse/internal/middleware/rewrite"   // rewrite
 	_ "github.com/gatehouse-proxy/gatehouse/internal/middleware/transform" // transform
+	_ "github.com/gatehouse-proxy/gatehouse/internal/middleware/waf"       // waf
 )
