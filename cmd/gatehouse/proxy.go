@@ -18,6 +18,7 @@ func cmdProxy(args []string, stdout, stderr io.Writer) int {
 	cert := fs.String("tls-cert", "", "PEM certificate: serve HTTPS (with HTTP/2) instead of HTTP")
 	key := fs.String("tls-key", "", "PEM private key for --tls-cert")
 	accessLog := fs.Bool("access-log", false, "write a JSON access-log line per request to stdout")
+	engine := fs.String("engine", "", "HTTP/1.1 engine: native or nethttp (default: the configuration default, "+config.DefaultEngine+")")
 	if code, ok := parseFlags(fs, args, stdout); !ok {
 		return code
 	}
@@ -32,6 +33,7 @@ func cmdProxy(args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	cfg := quickConfig(*from, to, *cert, *key, *accessLog)
+	cfg.Server.Engine = *engine
 	if err := cfg.Normalize(); err != nil {
 		printErr(stderr, err)
 		return exitUsage

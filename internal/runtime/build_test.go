@@ -34,6 +34,7 @@ func TestExamplesCompile(t *testing.T) {
 	// Secrets the examples take from the environment.
 	t.Setenv("INFERENCE_API_KEY", "test-key")
 	t.Setenv("ORDERS_API_TOKEN", "test-token")
+	t.Setenv("JWT_SECRET", "an-example-secret-of-at-least-32-bytes")
 	for _, f := range files {
 		t.Run(filepath.Base(f), func(t *testing.T) {
 			cfg, err := config.Load(f)
