@@ -13,12 +13,13 @@ build:
 
 # Installs what the tests need when it is missing, then runs every test
 # (unit, fuzz seeds, end-to-end against the real binary) under the race
-# detector; the end-to-end suite runs once more on the own HTTP/1.1 engine
-# (E2E_ENGINE=native), so both engines pass the same tests.
+# detector; the end-to-end suite runs once more on net/http's HTTP/1.1
+# server (E2E_ENGINE=nethttp; the default is the own engine), so both
+# engines pass the same tests.
 test: test-deps
 	$(GO) vet $(PKGS)
 	$(GO) test -race -count=1 -timeout 20m $(PKGS)
-	E2E_ENGINE=native $(GO) test -race -count=1 -timeout 10m ./test/e2e/
+	E2E_ENGINE=nethttp $(GO) test -race -count=1 -timeout 10m ./test/e2e/
 
 test-deps:
 	./scripts/test-deps.sh

@@ -57,7 +57,7 @@ func TestDefaults(t *testing.T) {
 		name      string
 		got, want any
 	}{
-		{"engine", s.Engine, EngineNetHTTP},
+		{"engine", s.Engine, EngineNative},
 		{"read_header_timeout", s.ReadHeaderTimeout, Duration(10 * time.Second)},
 		{"read_timeout", s.ReadTimeout, Duration(60 * time.Second)},
 		{"idle_timeout", s.IdleTimeout, Duration(120 * time.Second)},

@@ -10,7 +10,7 @@ import (
 // refer to these names rather than repeating a number.
 const (
 	// DefaultEngine is server.engine.
-	DefaultEngine = EngineNetHTTP
+	DefaultEngine = EngineNative
 	// DefaultReadHeaderTimeout is server.read_header_timeout.
 	DefaultReadHeaderTimeout = Duration(10 * time.Second)
 	// DefaultReadTimeout is server.read_timeout.
