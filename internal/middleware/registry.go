@@ -27,6 +27,10 @@ type Env struct {
 	// State keeps values across reloads (rate-limit buckets, JWKS caches):
 	// may be nil in unit tests, then a middleware creates its state anew.
 	State State
+	// DryRun is set when the configuration is only being checked
+	// (`gatehouse validate`, `explain`): build and validate everything, but
+	// start no background work and contact no other service.
+	DryRun bool
 }
 
 // State keeps long-lived values across reloads, keyed by identity

@@ -82,7 +82,7 @@ func Build(cfg *config.Config, prev *Runtime, opts Options) (*Runtime, error) {
 	if err != nil {
 		errs = append(errs, config.AsErrorList(err, cfg.Pos("$.cluster"))...)
 	}
-	env := middleware.Env{Logger: opts.Logger, Now: opts.Now, Cluster: clu, State: view}
+	env := middleware.Env{Logger: opts.Logger, Now: opts.Now, Cluster: clu, State: view, DryRun: opts.DryRun}
 	rt.routes = make([]compiledRoute, len(cfg.Routes))
 	for i := range cfg.Routes {
 		cr, rerrs := rt.buildRoute(i, &cfg.Routes[i], env)

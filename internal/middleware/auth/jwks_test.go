@@ -275,3 +275,21 @@ func TestParseJWKSSkipsUnusableKeys(t *testing.T) {
 		t.Fatal("a set with only unusable keys is accepted")
 	}
 }
+
+// `gatehouse validate` builds every middleware with DryRun: the JWKS cache
+// must not reach out to the identity provider then.
+func TestJWKSNotFetchedOnDryRun(t *testing.T) {
+	idp := newJWKSServer(t)
+	env := testEnv(newClock().Now)
+	env.DryRun = true
+	build(t, map[string]any{"jwt": map[string]any{"jwks_url": idp.srv.URL}}, env)
+	// The fetch would start in the background: give a real one the time
+	// to arrive by building a second, non-dry cache on the same server and
+	// waiting for its fetch; the dry one must still not have fetched.
+	other := newJWKSServer(t)
+	build(t, map[string]any{"jwt": map[string]any{"jwks_url": other.srv.URL}}, testEnv(newClock().Now))
+	waitFor(t, "non-dry JWKS fetch", func() bool { return other.Count() > 0 })
+	if n := idp.Count(); n != 0 {
+		t.Fatalf("dry run fetched the JWKS %d times", n)
+	}
+}

@@ -105,7 +105,9 @@ func newKeySource(cfg JWTConfig, env middleware.Env) (keySource, []string, strin
 		if !ok {
 			return nil, nil, "", fmt.Errorf("jwks cache: shared state holds %T", v)
 		}
-		cache.warm()
+		if !env.DryRun {
+			cache.warm() // validate and explain fetch nothing
+		}
 		return cache, algs, "", nil
 	}
 }
