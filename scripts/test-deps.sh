@@ -31,9 +31,11 @@ apt_install() {
 
 need_go
 # The core's end-to-end tests need only Go and the standard tools below.
-# Later capabilities add theirs here (pebble, chromium, h2spec).
+# Later capabilities add theirs here (pebble, h2spec).
 # redis-server: the rate limiter's cluster tests start a real one
 # (internal/testutil/redisserver).
-apt_install ca-certificates curl redis-server
+# chromium: test/e2e/browser_test.go drives the demo's web pages in headless
+# Chromium (/usr/bin/chromium) through chromedp.
+apt_install ca-certificates curl redis-server chromium
 go mod download
 echo "test-deps: ok"

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 
 	"github.com/gatehouse-proxy/gatehouse/internal/config"
 	"github.com/gatehouse-proxy/gatehouse/internal/demo"
@@ -23,6 +24,14 @@ func cmdDemo(args []string, stdout, stderr io.Writer) int {
 		fs.Usage()
 		return exitUsage
 	}
+	// The demo's pages and banner name the address; with port 0 pick a
+	// free port first so they name the real one.
+	addr, err := concreteAddr(*listenAddr)
+	if err != nil {
+		fmt.Fprintf(stderr, "gatehouse demo: --listen %q: %v\n", *listenAddr, err)
+		return exitUsage
+	}
+	*listenAddr = addr
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	backends, err := demo.Start(ctx, slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
@@ -43,4 +52,23 @@ func cmdDemo(args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprint(stdout, demo.Banner(*listenAddr))
 	return serve(ctx, cfg, nil, "", stderr)
+}
+
+// concreteAddr returns addr, with port 0 replaced by a port that is free
+// now (the OS picks it; a race with another process taking it before
+// Gatehouse binds is possible but harmless for a demo).
+func concreteAddr(addr string) (string, error) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", err
+	}
+	if port != "0" {
+		return addr, nil
+	}
+	ln, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
+	if err != nil {
+		return "", err
+	}
+	defer ln.Close()
+	return ln.Addr().String(), nil
 }

@@ -83,7 +83,7 @@ type appPageData struct {
 // appPage is html/template so that the echoed Host and path are escaped.
 var appPage = template.Must(template.New("app").Parse(`<!doctype html>
 <html lang="en">
-<head><meta charset="utf-8"><title>Gatehouse demo: {{.Instance}}</title>
+<head><meta charset="utf-8"><link rel="icon" href="data:,"><title>Gatehouse demo: {{.Instance}}</title>
 <style>body{font-family:system-ui,sans-serif;max-width:40rem;margin:2rem auto;padding:0 1rem}
 .instance{font-size:2rem;font-weight:bold;color:#2a6}</style></head>
 <body>

@@ -132,7 +132,7 @@ func (e *wsEcho) closeConn(ctx context.Context, conn *websocket.Conn, err error)
 // directly on the backend.
 const wsPage = `<!doctype html>
 <html lang="en">
-<head><meta charset="utf-8"><title>Gatehouse demo: WebSocket echo</title>
+<head><meta charset="utf-8"><link rel="icon" href="data:,"><title>Gatehouse demo: WebSocket echo</title>
 <style>body{font-family:system-ui,sans-serif;max-width:40rem;margin:2rem auto;padding:0 1rem}
 #log{background:#f4f4f4;padding:.5rem;min-height:8rem;white-space:pre-wrap;font-family:monospace}</style></head>
 <body>
