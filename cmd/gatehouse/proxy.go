@@ -18,6 +18,7 @@ func cmdProxy(args []string, stdout, stderr io.Writer) int {
 	cert := fs.String("tls-cert", "", "PEM certificate: serve HTTPS (with HTTP/2) instead of HTTP")
 	key := fs.String("tls-key", "", "PEM private key for --tls-cert")
 	accessLog := fs.Bool("access-log", false, "write a JSON access-log line per request to stdout")
+	compress := fs.Bool("compress", false, "compress responses (zstd, br, gzip; see docs/compression.md)")
 	engine := fs.String("engine", "", "HTTP/1.1 engine: native or nethttp (default: the configuration default, "+config.DefaultEngine+")")
 	if code, ok := parseFlags(fs, args, stdout); !ok {
 		return code
@@ -34,6 +35,9 @@ func cmdProxy(args []string, stdout, stderr io.Writer) int {
 	}
 	cfg := quickConfig(*from, to, *cert, *key, *accessLog)
 	cfg.Server.Engine = *engine
+	if *compress {
+		cfg.Routes[0].Middleware = append(cfg.Routes[0].Middleware, config.NewMiddlewareSpec("compress", nil))
+	}
 	if err := cfg.Normalize(); err != nil {
 		printErr(stderr, err)
 		return exitUsage

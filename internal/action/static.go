@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"mime"
 	"net/http"
 	"os"
 	"path"
@@ -11,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/gatehouse-proxy/gatehouse/internal/compress"
 	"github.com/gatehouse-proxy/gatehouse/internal/config"
 )
 
@@ -20,6 +22,9 @@ type static struct {
 	index  []string
 	browse bool
 	strip  string // no trailing '/'; "" when nothing is stripped
+	// precompressed codings whose FILE.br/.zst/.gz are served, in
+	// preference order; nil when off.
+	precompressed []compress.Encoding
 }
 
 // NewStatic builds the static-files action for cfg.Root. stripPrefix is
@@ -41,9 +46,17 @@ type static struct {
 //   - Files go through http.ServeContent: Content-Type by extension,
 //     Last-Modified, Range (206), conditional requests; the ETag is strong,
 //     "<mtime-ns-hex>-<size-hex>", as nginx makes it.
+//   - With cfg.Precompressed (br, zstd, gzip), a file is answered with
+//     FILE.br, FILE.zst or FILE.gz when that file exists and the client
+//     accepts the coding (compress.Negotiate, cfg order breaking ties):
+//     Content-Encoding set, the original's Content-Type, the variant's own
+//     strong ETag ("<mtime>-<size>-<coding>") and Last-Modified, and Range
+//     over the variant's bytes (a stored representation, RFC 9110 section
+//     14). Every file response then carries Vary: Accept-Encoding.
 //
 // Errors wrap ErrConfig: an empty root, a root that is not a directory, an
-// index name that is not a plain file name.
+// index name that is not a plain file name, an unknown or repeated coding
+// in cfg.Precompressed.
 func NewStatic(cfg config.Static, stripPrefix string) (http.Handler, error) {
 	if cfg.Root == "" {
 		return nil, fmt.Errorf("%w: static needs a root directory", ErrConfig)
@@ -72,7 +85,13 @@ func NewStatic(cfg config.Static, stripPrefix string) (http.Handler, error) {
 	if strip != "" && !strings.HasPrefix(strip, "/") {
 		return nil, fmt.Errorf("%w: static strip prefix %q must start with '/'", ErrConfig, stripPrefix)
 	}
-	return &static{root: abs, index: index, browse: cfg.Browse, strip: strip}, nil
+	var pre []compress.Encoding
+	if len(cfg.Precompressed) > 0 {
+		if pre, err = compress.ParseEncodings(cfg.Precompressed); err != nil {
+			return nil, fmt.Errorf("%w: static precompressed: %w", ErrConfig, err)
+		}
+	}
+	return &static{root: abs, index: index, browse: cfg.Browse, strip: strip, precompressed: pre}, nil
 }
 
 func (h *static) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -110,7 +129,7 @@ func (h *static) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			plainError(w, r, http.StatusNotFound)
 			return
 		}
-		serveFile(w, r, f, st)
+		h.serveFile(w, r, root, name, f, st)
 		return
 	}
 	if !trailing {
@@ -124,7 +143,7 @@ func (h *static) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		ist, err := fi.Stat()
 		if err == nil && ist.Mode().IsRegular() {
-			serveFile(w, r, fi, ist)
+			h.serveFile(w, r, root, path.Join(name, idx), fi, ist)
 			fi.Close()
 			return
 		}
@@ -177,11 +196,85 @@ func statusFor(err error) int {
 	return http.StatusNotFound
 }
 
-func serveFile(w http.ResponseWriter, r *http.Request, f *os.File, st fs.FileInfo) {
+// serveFile sends f (named name inside root), or its pre-compressed
+// variant.
+func (h *static) serveFile(w http.ResponseWriter, r *http.Request, root *os.Root, name string, f *os.File, st fs.FileInfo) {
+	if len(h.precompressed) > 0 {
+		// Which bytes this URL returns depends on Accept-Encoding (RFC
+		// 9110 section 12.5.5), also for a client that gets the original.
+		compress.AddVary(w.Header())
+		if h.serveVariant(w, r, root, name, f, st) {
+			return
+		}
+	}
 	// A strong validator from mtime and size (RFC 9110 section 8.8.3);
 	// ServeContent then answers If-None-Match and If-Range with it.
-	w.Header().Set("Etag", `"`+strconv.FormatInt(st.ModTime().UnixNano(), 16)+"-"+strconv.FormatInt(st.Size(), 16)+`"`)
+	w.Header().Set("Etag", etag(st, ""))
 	http.ServeContent(w, r, st.Name(), st.ModTime(), f)
+}
+
+// serveVariant serves the best accepted pre-compressed variant that
+// exists, trying the next one when a file is missing; false when none.
+func (h *static) serveVariant(w http.ResponseWriter, r *http.Request, root *os.Root, name string, f *os.File, st fs.FileInfo) bool {
+	ae := r.Header["Accept-Encoding"]
+	if len(ae) == 0 {
+		return false
+	}
+	var buf [4]compress.Encoding
+	offer := append(buf[:0], h.precompressed...)
+	for len(offer) > 0 {
+		e := compress.Negotiate(ae, offer)
+		if e == compress.Identity {
+			return false
+		}
+		if vf, err := root.Open(name + e.Ext()); err == nil {
+			vst, err := vf.Stat()
+			if err == nil && vst.Mode().IsRegular() {
+				hd := w.Header()
+				hd.Set("Content-Type", contentType(st.Name(), f))
+				hd.Set("Content-Encoding", e.String())
+				// Each variant is its own representation with its own
+				// strong validator (RFC 9110 section 8.8.3.3); the
+				// coding suffix keeps two variants of equal size and
+				// mtime apart.
+				hd.Set("Etag", etag(vst, "-"+e.String()))
+				// ServeContent leaves Content-Length out when
+				// Content-Encoding is set (it expects on-the-fly
+				// coding); ours is the file's size. Range responses
+				// and errors replace or drop it.
+				hd.Set("Content-Length", strconv.FormatInt(vst.Size(), 10))
+				http.ServeContent(w, r, st.Name(), vst.ModTime(), vf)
+				vf.Close()
+				return true
+			}
+			vf.Close()
+		}
+		for i, o := range offer {
+			if o == e {
+				offer = append(offer[:i], offer[i+1:]...)
+				break
+			}
+		}
+	}
+	return false
+}
+
+// etag is the strong entity tag of a file: mtime and size, as nginx makes
+// it, plus suffix.
+func etag(st fs.FileInfo, suffix string) string {
+	return `"` + strconv.FormatInt(st.ModTime().UnixNano(), 16) + "-" + strconv.FormatInt(st.Size(), 16) + suffix + `"`
+}
+
+// contentType is the original file's type, by extension or else sniffed
+// from its first bytes, as ServeContent would find it: the variant's own
+// name and bytes would say "compressed data".
+func contentType(name string, f *os.File) string {
+	if ct := mime.TypeByExtension(path.Ext(name)); ct != "" {
+		return ct
+	}
+	var b [512]byte
+	n, _ := f.ReadAt(b[:], 0)
+	return http.DetectContentType(b[:n])
 }
 
 // redirectToDir sends "/dir" to "/dir/" with a relative Location (the last

@@ -190,3 +190,140 @@ func TestStaticErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestStaticPrecompressed: FILE.br/.zst/.gz are served to clients that
+// accept them, with the original's type, their own validators and Range
+// over their own bytes.
+func TestStaticPrecompressed(t *testing.T) {
+	t.Parallel()
+	root := t.TempDir()
+	files := map[string]string{
+		"app.js":          "console.log('original')",
+		"app.js.br":       "BROTLI-BYTES",
+		"app.js.zst":      "ZSTD-BYTES",
+		"app.js.gz":       "GZIP-BYTES",
+		"only-gz.css":     "body{}",
+		"only-gz.css.gz":  "GZ-CSS",
+		"index.html":      "<p>home</p>",
+		"index.html.gz":   "GZ-HOME",
+		"noext":           "<html><body>x</body></html>",
+		"noext.br":        "BR-NOEXT",
+		"dir.br/keep.txt": "a directory named like a variant",
+		"dir":             "",
+	}
+	for name, body := range files {
+		if name == "dir" {
+			continue
+		}
+		p := filepath.Join(root, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(root, "dir"), []byte("file called dir"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	h, err := NewStatic(config.Static{Root: root, Precompressed: []string{"br", "zstd", "gzip"}}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	off, err := NewStatic(config.Static{Root: root}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, srvOff := httptest.NewServer(h), httptest.NewServer(off)
+	t.Cleanup(srv.Close)
+	t.Cleanup(srvOff.Close)
+	tr := &http.Transport{DisableCompression: true}
+	t.Cleanup(tr.CloseIdleConnections)
+	client := &http.Client{Transport: tr}
+	do := func(t *testing.T, base, method, p string, hdr ...string) (*http.Response, string) {
+		t.Helper()
+		req, _ := http.NewRequest(method, base+p, nil)
+		for i := 0; i+1 < len(hdr); i += 2 {
+			req.Header.Set(hdr[i], hdr[i+1])
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp, string(b)
+	}
+	brResp, _ := do(t, srv.URL, http.MethodGet, "/app.js", "Accept-Encoding", "br")
+	brTag := brResp.Header.Get("Etag")
+
+	tests := []struct {
+		name     string
+		base     string
+		method   string
+		path     string
+		hdr      []string
+		status   int
+		body     string
+		ce       string
+		ct       string
+		vary     string
+		etagSufx string
+		length   string
+	}{
+		{name: "no Accept-Encoding: original", path: "/app.js", status: 200, body: "console.log('original')", ce: "", ct: "text/javascript; charset=utf-8", vary: "Accept-Encoding"},
+		{name: "br preferred", path: "/app.js", hdr: []string{"Accept-Encoding", "gzip, deflate, br, zstd"}, status: 200, body: "BROTLI-BYTES", ce: "br",
+			ct: "text/javascript; charset=utf-8", vary: "Accept-Encoding", etagSufx: `-br"`, length: "12"},
+		{name: "client weight", path: "/app.js", hdr: []string{"Accept-Encoding", "br;q=0.1, zstd"}, status: 200, body: "ZSTD-BYTES", ce: "zstd", etagSufx: `-zstd"`},
+		{name: "missing variant falls back", path: "/only-gz.css", hdr: []string{"Accept-Encoding", "br, gzip"}, status: 200, body: "GZ-CSS", ce: "gzip", ct: "text/css; charset=utf-8"},
+		{name: "nothing acceptable exists", path: "/only-gz.css", hdr: []string{"Accept-Encoding", "br"}, status: 200, body: "body{}", ce: "", vary: "Accept-Encoding"},
+		{name: "index file variant", path: "/", hdr: []string{"Accept-Encoding", "gzip"}, status: 200, body: "GZ-HOME", ce: "gzip", ct: "text/html; charset=utf-8"},
+		{name: "type sniffed from the original", path: "/noext", hdr: []string{"Accept-Encoding", "br"}, status: 200, body: "BR-NOEXT", ce: "br", ct: "text/html; charset=utf-8"},
+		{name: "a directory is no variant", path: "/dir", hdr: []string{"Accept-Encoding", "br"}, status: 200, body: "file called dir", ce: ""},
+		{name: "Range on the variant", path: "/app.js", hdr: []string{"Accept-Encoding", "br", "Range", "bytes=0-5"}, status: 206, body: "BROTLI", ce: "br", length: "6"},
+		{name: "conditional on the variant", path: "/app.js", hdr: []string{"Accept-Encoding", "br", "If-None-Match", brTag}, status: 304, body: ""},
+		{name: "original's validator does not match the variant", path: "/app.js", hdr: []string{"Accept-Encoding", "gzip", "If-None-Match", brTag}, status: 200, body: "GZIP-BYTES", ce: "gzip"},
+		{name: "HEAD", method: http.MethodHead, path: "/app.js", hdr: []string{"Accept-Encoding", "br"}, status: 200, body: "", ce: "br", length: "12"},
+		{name: "off: never a variant, no Vary", base: "off", path: "/app.js", hdr: []string{"Accept-Encoding", "br"}, status: 200, body: "console.log('original')", ce: "", vary: ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			base, method := srv.URL, tc.method
+			if tc.base == "off" {
+				base = srvOff.URL
+			}
+			if method == "" {
+				method = http.MethodGet
+			}
+			resp, body := do(t, base, method, tc.path, tc.hdr...)
+			if resp.StatusCode != tc.status || body != tc.body {
+				t.Fatalf("got %d %q, want %d %q", resp.StatusCode, body, tc.status, tc.body)
+			}
+			if ce := resp.Header.Get("Content-Encoding"); tc.status != 304 && ce != tc.ce {
+				t.Errorf("Content-Encoding %q, want %q", ce, tc.ce)
+			}
+			if tc.ct != "" && resp.Header.Get("Content-Type") != tc.ct {
+				t.Errorf("Content-Type %q, want %q", resp.Header.Get("Content-Type"), tc.ct)
+			}
+			if (tc.vary != "" || tc.base == "off") && resp.Header.Get("Vary") != tc.vary {
+				t.Errorf("Vary %q, want %q", resp.Header.Get("Vary"), tc.vary)
+			}
+			if tc.etagSufx != "" && !strings.HasSuffix(resp.Header.Get("Etag"), tc.etagSufx) {
+				t.Errorf("Etag %q, want suffix %s", resp.Header.Get("Etag"), tc.etagSufx)
+			}
+			if tc.length != "" && resp.Header.Get("Content-Length") != tc.length {
+				t.Errorf("Content-Length %q, want %s", resp.Header.Get("Content-Length"), tc.length)
+			}
+		})
+	}
+}
+
+func TestStaticPrecompressedConfig(t *testing.T) {
+	t.Parallel()
+	for _, bad := range [][]string{{"deflate"}, {"gzip", "gzip"}, {"identity"}} {
+		if _, err := NewStatic(config.Static{Root: t.TempDir(), Precompressed: bad}, ""); !errors.Is(err, ErrConfig) {
+			t.Errorf("precompressed %q: err %v, want ErrConfig", bad, err)
+		}
+	}
+}

@@ -176,6 +176,11 @@ type Static struct {
 	// StripPrefix is removed from the path before looking up the file; by
 	// default the prefix of a "/x/*" path match is stripped.
 	StripPrefix *string `yaml:"strip_prefix"`
+	// Precompressed lists the content codings whose pre-compressed files
+	// (FILE.br, FILE.zst, FILE.gz beside FILE) are served to clients that
+	// accept them, in server preference order: br, zstd, gzip. Default
+	// none. Validated by the static action.
+	Precompressed []string `yaml:"precompressed"`
 }
 
 // Timeouts of an upstream exchange. Zero means "inherit".

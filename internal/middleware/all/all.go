@@ -6,6 +6,7 @@ package all
 import (
 	_ "github.com/gatehouse-proxy/gatehouse/internal/middleware/auth"      // auth
 	_ "github.com/gatehouse-proxy/gatehouse/internal/middleware/bodylimit" // body_limit, body-limit
+	_ "github.com/gatehouse-proxy/gatehouse/internal/middleware/compress"  // compress
 	_ "github.com/gatehouse-proxy/gatehouse/internal/middleware/cors"      // cors
 	_ "github.com/gatehouse-proxy/gatehouse/internal/middleware/headers"   // headers
 	_ "github.com/gatehouse-proxy/gatehouse/internal/middleware/hide"      // hide
