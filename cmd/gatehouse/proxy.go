@@ -18,6 +18,8 @@ func cmdProxy(args []string, stdout, stderr io.Writer) int {
 	cert := fs.String("tls-cert", "", "PEM certificate: serve HTTPS (with HTTP/2) instead of HTTP")
 	key := fs.String("tls-key", "", "PEM private key for --tls-cert")
 	accessLog := fs.Bool("access-log", false, "write a JSON access-log line per request to stdout")
+	cache := fs.Bool("cache", false, "cache responses (shared HTTP cache, RFC 9111; see docs/cache.md)")
+	cacheSize := fs.String("cache-size", "256MB", "memory the cache may use, with --cache")
 	compress := fs.Bool("compress", false, "compress responses (zstd, br, gzip; see docs/compression.md)")
 	engine := fs.String("engine", "", "HTTP/1.1 engine: native or nethttp (default: the configuration default, "+config.DefaultEngine+")")
 	if code, ok := parseFlags(fs, args, stdout); !ok {
@@ -35,6 +37,11 @@ func cmdProxy(args []string, stdout, stderr io.Writer) int {
 	}
 	cfg := quickConfig(*from, to, *cert, *key, *accessLog)
 	cfg.Server.Engine = *engine
+	// [cache, compress]: compression runs below the cache, so the cache
+	// stores each encoded variant and a hit is never recompressed.
+	if *cache {
+		cfg.Routes[0].Middleware = append(cfg.Routes[0].Middleware, config.NewMiddlewareSpec("cache", map[string]any{"size": *cacheSize}))
+	}
 	if *compress {
 		cfg.Routes[0].Middleware = append(cfg.Routes[0].Middleware, config.NewMiddlewareSpec("compress", nil))
 	}

@@ -4,6 +4,7 @@
 package all
 
 import (
+	_ "github.com/gatehouse-proxy/gatehouse/internal/cache"                // cache
 	_ "github.com/gatehouse-proxy/gatehouse/internal/middleware/auth"      // auth
 	_ "github.com/gatehouse-proxy/gatehouse/internal/middleware/bodylimit" // body_limit, body-limit
 	_ "github.com/gatehouse-proxy/gatehouse/internal/middleware/compress"  // compress

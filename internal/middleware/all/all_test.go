@@ -14,7 +14,7 @@ import (
 func TestRegistered(t *testing.T) {
 	t.Parallel()
 	for _, name := range []string{"headers", "rewrite", "body_limit", "body-limit", "auth", "cors", "hide", "ip",
-		"ratelimit", "rate_limit", "concurrency", "request_limits", "request-limits", "transform", "waf", "compress"} {
+		"ratelimit", "rate_limit", "concurrency", "request_limits", "request-limits", "transform", "waf", "compress", "cache"} {
 		t.Run(name, func(t *testing.T) {
 			if _, ok := middleware.Lookup(name); !ok {
 				t.Errorf("%q is not registered", name)
