@@ -10,10 +10,12 @@
 //     SetForwarded; X-Forwarded-* and RFC 7239 Forwarded);
 //   - request IDs (NewRequestID, RequestIDGenerator, ValidRequestID);
 //   - request path normalisation before routing (CleanPath,
-//     CleanRequestPath, HasEncodedSlash; RFC 3986 §5.2.4);
+//     CleanRequestPath, HasEncodedSlash; RFC 3986 §5.2.4), and setting a
+//     path a middleware rewrote (SetEscapedPath, HasDotSegment);
 //   - message framing checks (framing*.go);
-//   - the mapping of proxy errors to 502/503/504/499 and the error body
-//     (errors.go: the only place that mapping lives);
+//   - the mapping of proxy errors to 502/503/504/499, the error body and
+//     its header fields (StatusFor, ErrorBody, SetErrorHeaders; errors.go:
+//     the only place that mapping lives);
 //   - method properties (IsSafe, IsIdempotent, RefusedByDefault; RFC 9110
 //     §9.2).
 //

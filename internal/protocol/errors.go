@@ -103,8 +103,7 @@ func StatusText(code int) string {
 // addresses or anything else from the failure, so nothing about the backend
 // leaks to the client. requestID is included only if ValidRequestID accepts
 // it (so a forged ID cannot inject text); otherwise that line is left out.
-// Send it with "Content-Type: text/plain; charset=utf-8" and
-// "X-Content-Type-Options: nosniff". A new slice on each call.
+// Send it with the fields SetErrorHeaders sets. A new slice on each call.
 func ErrorBody(status int, requestID string) []byte {
 	text := StatusText(status)
 	b := make([]byte, 0, 48+len(requestID))
@@ -120,4 +119,28 @@ func ErrorBody(status int, requestID string) []byte {
 		b = append(b, '\n')
 	}
 	return b
+}
+
+// SetErrorHeaders sets on h the fields that go with an ErrorBody body, so
+// the errors the runtime, the proxy and the middleware write look the
+// same (h is the small Header interface, so the own engine can use it
+// too):
+//   - Content-Type: text/plain; charset=utf-8, and X-Content-Type-Options:
+//     nosniff, so a browser never sniffs the body as HTML;
+//   - Content-Length: len(body) (RFC 9110 §8.6), so the response is
+//     delimited without chunking;
+//   - Cache-Control: no-store (RFC 9111 §5.2.2.5): an error is about this
+//     moment and this request (a limit, a credential, a backend state), and
+//     a shared cache must not replay it.
+//
+// Other fields already in h (Retry-After, WWW-Authenticate, the request ID
+// header) are kept; fields describing another body must be removed by the
+// caller. It only edits h: writing the head and body is the caller's (this
+// package does no I/O, and the own engine writes without an
+// http.ResponseWriter).
+func SetErrorHeaders(h Header, body []byte) {
+	h.Set("Content-Type", "text/plain; charset=utf-8")
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Content-Type-Options", "nosniff")
 }

@@ -245,3 +245,22 @@ func TestErrorBodyLeaksNothing(t *testing.T) {
 		}
 	}
 }
+
+func TestSetErrorHeaders(t *testing.T) {
+	t.Parallel()
+	h := http.Header{"Retry-After": {"1"}, "Content-Type": {"text/html"}}
+	body := ErrorBody(429, "id-1")
+	SetErrorHeaders(h, body)
+	want := map[string]string{
+		"Content-Type":           "text/plain; charset=utf-8",
+		"Content-Length":         fmt.Sprint(len(body)),
+		"Cache-Control":          "no-store",
+		"X-Content-Type-Options": "nosniff",
+		"Retry-After":            "1", // kept
+	}
+	for name, v := range want {
+		if got := h.Values(name); len(got) != 1 || got[0] != v {
+			t.Errorf("%s = %q, want [%q]", name, got, v)
+		}
+	}
+}

@@ -3,6 +3,7 @@ package protocol
 import (
 	"bytes"
 	"net/url"
+	"path"
 	"strings"
 )
 
@@ -167,4 +168,53 @@ func CleanRequestPath(u *url.URL) bool {
 		u.RawPath = clean
 	}
 	return true
+}
+
+// SetEscapedPath sets u's Path and RawPath from escaped, a path in its
+// escaped (wire) form that a middleware built (a rewrite, a version
+// prefix), keeping them consistent as net/url expects: afterwards
+// u.EscapedPath() returns escaped when it is valid percent-encoding
+// ("/a%2Fb" keeps its %2F). An invalid encoding (a regular expression
+// split a %XX) is taken literally as Path, so its '%' is sent encoded.
+//
+// A result whose decoded form has dot segments or empty segments
+// ("%2e%2e" put behind an added prefix, "//") is cleaned with path.Clean,
+// keeping a trailing slash, and RawPath is cleared, so a rewrite can never
+// reach outside the path it aims at (RFC 3986 §5.2.4). Unlike CleanPath,
+// the decoded form decides here: the result is what the middleware built,
+// not what a client sent.
+func SetEscapedPath(u *url.URL, escaped string) {
+	p, err := url.PathUnescape(escaped)
+	if err != nil {
+		u.Path, u.RawPath = escaped, ""
+		p = escaped
+	} else {
+		u.Path, u.RawPath = p, ""
+		if u.EscapedPath() != escaped {
+			u.RawPath = escaped
+			if u.EscapedPath() != escaped {
+				// escaped is not an encoding of p net/url accepts.
+				u.RawPath = ""
+			}
+		}
+	}
+	if HasDotSegment(p) {
+		clean := path.Clean(p)
+		if strings.HasSuffix(p, "/") && clean != "/" {
+			clean += "/"
+		}
+		u.Path, u.RawPath = clean, ""
+	}
+}
+
+// HasDotSegment reports whether p, a decoded path (url.URL.Path), has a "."
+// or ".." segment or an empty one ("//"): what SetEscapedPath cleans, and
+// what no path it sets has.
+func HasDotSegment(p string) bool {
+	for seg := range strings.SplitSeq(p, "/") {
+		if seg == "." || seg == ".." {
+			return true
+		}
+	}
+	return strings.Contains(p, "//")
 }

@@ -237,3 +237,56 @@ func FuzzCleanRequestPath(f *testing.F) {
 		}
 	})
 }
+
+func TestSetEscapedPath(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name, escaped         string
+		wantPath, wantRawPath string
+	}{
+		{"plain", "/v2/users", "/v2/users", ""},
+		{"encoded slash kept", "/v2/a%2Fb", "/v2/a/b", "/v2/a%2Fb"},
+		{"default encoding", "/a%20b", "/a b", ""},
+		{"invalid encoding taken literally", "/a%zz", "/a%zz", ""},
+		{"encoded dots cleaned", "/v2/%2e%2e/admin", "/admin", ""},
+		{"dots cleaned, trailing slash kept", "/v2/x/../y/", "/v2/y/", ""},
+		{"cannot climb above root", "/../../etc", "/etc", ""},
+		{"empty segment", "/v2//x", "/v2/x", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			u := &url.URL{Path: "/old", RawPath: "/old"}
+			SetEscapedPath(u, tt.escaped)
+			if u.Path != tt.wantPath || u.RawPath != tt.wantRawPath {
+				t.Errorf("SetEscapedPath(%q): Path %q RawPath %q, want %q %q",
+					tt.escaped, u.Path, u.RawPath, tt.wantPath, tt.wantRawPath)
+			}
+		})
+	}
+}
+
+// FuzzSetEscapedPath checks the invariants: no dot or empty segment
+// survives, RawPath (when set) is what EscapedPath returns, and a valid
+// encoding without dot segments round-trips.
+func FuzzSetEscapedPath(f *testing.F) {
+	for _, s := range []string{"/", "/a/b", "/a%2Fb", "/%2e%2e/x", "/a%20b", "/a/../b", "//x", "/%zz", "/a/./"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, escaped string) {
+		if !strings.HasPrefix(escaped, "/") {
+			return
+		}
+		var u url.URL
+		SetEscapedPath(&u, escaped)
+		if HasDotSegment(u.Path) {
+			t.Fatalf("%q → Path %q has dot segments", escaped, u.Path)
+		}
+		if u.RawPath != "" && u.EscapedPath() != u.RawPath {
+			t.Fatalf("%q → RawPath %q inconsistent with Path %q", escaped, u.RawPath, u.Path)
+		}
+		if p, err := url.PathUnescape(escaped); err == nil && !HasDotSegment(p) && u.EscapedPath() != escaped && u.Path != p {
+			t.Fatalf("%q → Path %q, want %q", escaped, u.Path, p)
+		}
+	})
+}

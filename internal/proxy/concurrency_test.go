@@ -27,7 +27,13 @@ func TestThousandConcurrentClients(t *testing.T) {
 		<-release
 		io.WriteString(w, "ok")
 	})
-	f := newFront(t, Options{Pool: pool, Timeouts: testTimeouts()})
+	// Every request waits at the backend until all n have arrived, which
+	// can take seconds on a loaded 2-core machine under -race: the
+	// response-header bound must exceed the test's own 20 s deadline, or
+	// early requests would time out while the last ones connect.
+	to := testTimeouts()
+	to.ResponseHeader = 30 * time.Second
+	f := newFront(t, Options{Pool: pool, Timeouts: to})
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: n, DisableCompression: true}}
 	defer client.CloseIdleConnections()
 	var wg sync.WaitGroup

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"strconv"
 
 	"github.com/gatehouse-proxy/gatehouse/internal/protocol"
 )
@@ -81,14 +80,11 @@ func (h *handler) clientBodyError(w http.ResponseWriter, r *http.Request, x *exc
 // from protocol.ErrorBody (no error text, no address), never cached.
 func (h *handler) writeError(w http.ResponseWriter, status int, id string) {
 	hd := w.Header()
-	hd.Set("Content-Type", "text/plain; charset=utf-8")
-	hd.Set("X-Content-Type-Options", "nosniff")
-	hd.Set("Cache-Control", "no-store")
 	if h.idHeader != "" && id != "" {
 		hd.Set(h.idHeader, id)
 	}
 	body := protocol.ErrorBody(status, id)
-	hd.Set("Content-Length", strconv.Itoa(len(body)))
+	protocol.SetErrorHeaders(hd, body)
 	w.WriteHeader(status)
 	_, _ = w.Write(body) // a write error means the client left; nothing to do
 }

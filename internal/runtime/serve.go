@@ -5,7 +5,6 @@ import (
 	"net/http"
 	"net/netip"
 	"runtime/debug"
-	"strconv"
 
 	"github.com/gatehouse-proxy/gatehouse/internal/observe"
 	"github.com/gatehouse-proxy/gatehouse/internal/protocol"
@@ -141,13 +140,13 @@ func (rt *Runtime) route(w http.ResponseWriter, r *http.Request, info *observe.R
 	cr.handler.ServeHTTP(w, r)
 }
 
-// writeError answers with Gatehouse's own short error body.
+// writeError answers with Gatehouse's own short error body, with the same
+// fields as every Gatehouse error (protocol.SetErrorHeaders). Not
+// middleware.WriteError: before routing, the request carries no
+// RequestInfo yet.
 func writeError(w http.ResponseWriter, status int, requestID string) {
 	body := protocol.ErrorBody(status, requestID)
-	h := w.Header()
-	h.Set("Content-Type", "text/plain; charset=utf-8")
-	h.Set("Content-Length", strconv.Itoa(len(body)))
-	h.Set("Cache-Control", "no-store")
+	protocol.SetErrorHeaders(w.Header(), body)
 	w.WriteHeader(status)
 	_, _ = w.Write(body)
 }

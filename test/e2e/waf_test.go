@@ -93,7 +93,15 @@ func TestWAFBlocksBeforeBackend(t *testing.T) {
 	if status != 200 || be.Count() != 3 {
 		t.Fatalf("detection mode: status %d, backend count %d; want 200 and the request forwarded", status, be.Count())
 	}
-	e := inst.WaitLog(mark, "waf match")
+	// The WAF logs when a transaction ends, which may be after its response
+	// reached the client: an earlier request's "waf match" line can still
+	// arrive after mark, so wait for the one about this path.
+	e, _, ok := inst.Stderr.waitFor(mark, logTimeout, inst.done, func(e entry, _ string) bool {
+		return e.str("msg") == "waf match" && e.str("path") == "/watch/item"
+	})
+	if !ok {
+		t.Fatal(`no "waf match" log line for /watch/item`)
+	}
 	id := e.str("request_id")
 	if id == "" || e.str("mode") != "detection" || !strings.Contains(fmt.Sprint(e["rule_ids"]), "942100") {
 		t.Fatalf("waf match line %v: want request_id, mode detection and rule 942100", e)

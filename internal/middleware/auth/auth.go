@@ -222,5 +222,5 @@ func (c *chained) refuse(w http.ResponseWriter, r *http.Request, ref *refusal) {
 		attrs = append(attrs, slog.String("error", ref.err.Error()))
 	}
 	c.logger.LogAttrs(r.Context(), level, "auth refused", attrs...)
-	ref.write(w, reqID)
+	ref.write(w, r)
 }

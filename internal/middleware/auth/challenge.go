@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/gatehouse-proxy/gatehouse/internal/middleware"
 	"github.com/gatehouse-proxy/gatehouse/internal/placeholder"
 	"github.com/gatehouse-proxy/gatehouse/internal/protocol"
 )
@@ -32,7 +33,9 @@ type relayed struct {
 	body   []byte
 }
 
-func (ref *refusal) write(w http.ResponseWriter, requestID string) {
+// write answers the client: the relayed denial, or Gatehouse's error
+// response with the challenge.
+func (ref *refusal) write(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
 	if ref.passThrough != nil {
 		for name, vs := range ref.passThrough.header {
@@ -44,20 +47,14 @@ func (ref *refusal) write(w http.ResponseWriter, requestID string) {
 		_, _ = w.Write(ref.passThrough.body)
 		return
 	}
-	body := protocol.ErrorBody(ref.status, requestID)
 	if ref.challenge != "" {
 		// RFC 9110 section 11.6.1: a 401 carries at least one challenge;
 		// RFC 6750 section 3 adds it to 400 and 403 for bearer tokens.
 		h.Set("WWW-Authenticate", ref.challenge)
 	}
-	h.Set("Content-Type", "text/plain; charset=utf-8")
-	h.Set("Content-Length", strconv.Itoa(len(body)))
 	// A refusal depends on the credentials: never stored by a shared cache
-	// (RFC 9111 section 5.2.2.5).
-	h.Set("Cache-Control", "no-store")
-	h.Set("X-Content-Type-Options", "nosniff")
-	w.WriteHeader(ref.status)
-	_, _ = w.Write(body)
+	// (no-store, RFC 9111 section 5.2.2.5).
+	middleware.WriteError(w, r, ref.status)
 }
 
 // Bearer error codes, RFC 6750 section 3.1.

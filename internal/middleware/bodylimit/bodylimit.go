@@ -4,11 +4,9 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"strconv"
 
 	"github.com/gatehouse-proxy/gatehouse/internal/config"
 	"github.com/gatehouse-proxy/gatehouse/internal/middleware"
-	"github.com/gatehouse-proxy/gatehouse/internal/observe"
 	"github.com/gatehouse-proxy/gatehouse/internal/protocol"
 )
 
@@ -92,26 +90,11 @@ func Limit(max int64) middleware.Middleware {
 
 // TooLarge writes the 413 response body_limit sends: Gatehouse's short
 // error body with the request ID, like every error Gatehouse produces.
+//
+// The rest of the body is not read, so on HTTP/1 the connection is closed
+// after it (middleware.Refuse, RFC 9112 section 9.6).
 func TooLarge(w http.ResponseWriter, r *http.Request) {
-	var id string
-	if info := observe.InfoFrom(r.Context()); info != nil {
-		id = info.ID
-	}
-	body := protocol.ErrorBody(http.StatusRequestEntityTooLarge, id)
-	h := w.Header()
-	h.Set("Content-Type", "text/plain; charset=utf-8")
-	h.Set("Content-Length", strconv.Itoa(len(body)))
-	h.Set("Cache-Control", "no-store")
-	h.Set("X-Content-Type-Options", "nosniff")
-	if r.ProtoMajor == 1 {
-		// The rest of the body is not read; closing the connection avoids
-		// reading it just to find the next request (RFC 9112 section 9.6).
-		// Not on HTTP/2, where net/http turns it into a GOAWAY for every
-		// stream of the connection (and RFC 9113 section 8.2.2 forbids it).
-		h.Set("Connection", "close")
-	}
-	w.WriteHeader(http.StatusRequestEntityTooLarge)
-	_, _ = w.Write(body)
+	middleware.Refuse(w, r, http.StatusRequestEntityTooLarge)
 }
 
 // limitedBody returns err once more than left bytes would be read. It

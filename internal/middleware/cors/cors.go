@@ -3,14 +3,11 @@ package cors
 import (
 	"log/slog"
 	"net/http"
-	"strconv"
 	"strings"
 
 	"github.com/gatehouse-proxy/gatehouse/internal/config"
 	"github.com/gatehouse-proxy/gatehouse/internal/middleware"
-	"github.com/gatehouse-proxy/gatehouse/internal/observe"
 	"github.com/gatehouse-proxy/gatehouse/internal/placeholder"
-	"github.com/gatehouse-proxy/gatehouse/internal/protocol"
 )
 
 // Name is the middleware's config name.
@@ -81,7 +78,8 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// An actual request (or none at all: no Origin). More than one Origin
 	// field is malformed (RFC 6454 section 7.3 allows one); it is treated
 	// as an origin that is not allowed.
-	rw := &responseWriter{ResponseWriter: w, h: h}
+	rw := &responseWriter{h: h}
+	rw.HeadWriter = middleware.NewHeadWriter(w, rw)
 	switch {
 	case !h.varies():
 		// "*" without credentials: the same answer for everyone, with or
@@ -94,7 +92,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	h.next.ServeHTTP(rw, r)
 	// Nothing written: net/http sends the head after we return.
-	rw.before()
+	rw.Finish()
 }
 
 // preflight answers a CORS-preflight request (Fetch standard, "CORS-
@@ -138,10 +136,9 @@ func (h *handler) preflight(w http.ResponseWriter, r *http.Request, origins []st
 		// Refused: no CORS headers, so the browser fails the preflight; the
 		// 403 (rather than a bare 204) tells whoever debugs it that
 		// Gatehouse decided, and why is in the debug log.
-		id := requestID(r)
 		h.log.LogAttrs(r.Context(), slog.LevelDebug, "cors: preflight refused",
-			slog.String("request_id", id), slog.String("reason", reason))
-		refuse(w, r, http.StatusForbidden, id)
+			slog.String("request_id", middleware.RequestID(r)), slog.String("reason", reason))
+		middleware.Refuse(w, r, http.StatusForbidden)
 		return
 	}
 	h.setOrigin(hd, origins[0])
@@ -198,28 +195,4 @@ func parseRequestHeaders(values []string) (names []string, ok bool) {
 		}
 	}
 	return names, true
-}
-
-func requestID(r *http.Request) string {
-	if info := observe.InfoFrom(r.Context()); info != nil {
-		return info.ID
-	}
-	return ""
-}
-
-// refuse writes Gatehouse's own error response.
-func refuse(w http.ResponseWriter, r *http.Request, status int, id string) {
-	body := protocol.ErrorBody(status, id)
-	hd := w.Header()
-	hd.Set("Content-Type", "text/plain; charset=utf-8")
-	hd.Set("Content-Length", strconv.Itoa(len(body)))
-	hd.Set("Cache-Control", "no-store")
-	hd.Set("X-Content-Type-Options", "nosniff")
-	if r.ProtoMajor == 1 && r.ContentLength != 0 {
-		// The body is not read (RFC 9112 section 9.6); not on HTTP/2, where
-		// it would end every stream of the connection.
-		hd.Set("Connection", "close")
-	}
-	w.WriteHeader(status)
-	_, _ = w.Write(body)
 }

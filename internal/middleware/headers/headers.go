@@ -64,14 +64,12 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.next.ServeHTTP(w, r)
 		return
 	}
-	rw := &responseWriter{ResponseWriter: w, req: r, edits: h.resp}
+	rw := &responseWriter{req: r, edits: h.resp}
+	rw.HeadWriter = middleware.NewHeadWriter(w, rw)
 	h.next.ServeHTTP(rw, r)
-	if !rw.wrote {
-		// The handler wrote nothing: net/http sends a 200 head with the
-		// header map after we return, so edit it now.
-		rw.wrote = true
-		apply(h.resp, w.Header(), r)
-	}
+	// The handler wrote nothing: net/http sends a 200 head with the header
+	// map after we return, so edit it now.
+	rw.Finish()
 }
 
 func applyRequest(c *compiled, r *http.Request) {

@@ -37,10 +37,11 @@ func New(spec config.MiddlewareSpec, env middleware.Env) (middleware.Middleware,
 	h := &hider{names: names, errorPages: cfg.ErrorPages, log: log}
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			rw := &responseWriter{ResponseWriter: w, h: h, req: r}
+			rw := &responseWriter{h: h, req: r}
+			rw.HeadWriter = middleware.NewHeadWriter(w, rw)
 			next.ServeHTTP(rw, r)
 			// Nothing written: net/http sends a 200 head after we return.
-			rw.head(http.StatusOK)
+			rw.Finish()
 		})
 	}, nil
 }

@@ -4,12 +4,10 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
-	"strconv"
 
 	"github.com/gatehouse-proxy/gatehouse/internal/config"
 	"github.com/gatehouse-proxy/gatehouse/internal/middleware"
 	"github.com/gatehouse-proxy/gatehouse/internal/observe"
-	"github.com/gatehouse-proxy/gatehouse/internal/protocol"
 )
 
 // Name is the middleware's config name.
@@ -80,24 +78,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	h.log.LogAttrs(r.Context(), slog.LevelDebug, "ip: request refused",
 		slog.String("request_id", id), slog.String("client_ip", client.String()))
-	refuse(w, r, http.StatusForbidden, id)
-}
-
-// refuse writes Gatehouse's own error response (RFC 9110 section 15.5.4
-// for 403: the server understood the request and will not fulfil it).
-func refuse(w http.ResponseWriter, r *http.Request, status int, id string) {
-	body := protocol.ErrorBody(status, id)
-	hd := w.Header()
-	hd.Set("Content-Type", "text/plain; charset=utf-8")
-	hd.Set("Content-Length", strconv.Itoa(len(body)))
-	hd.Set("Cache-Control", "no-store")
-	hd.Set("X-Content-Type-Options", "nosniff")
-	if r.ProtoMajor == 1 && r.ContentLength != 0 {
-		// The body is not read; closing spares reading it just to find the
-		// next request (RFC 9112 section 9.6). Never on HTTP/2, where it
-		// would end every stream of the connection.
-		hd.Set("Connection", "close")
-	}
-	w.WriteHeader(status)
-	_, _ = w.Write(body)
+	// RFC 9110 section 15.5.4: the server understood the request and
+	// will not fulfil it.
+	middleware.Refuse(w, r, http.StatusForbidden)
 }

@@ -132,7 +132,7 @@ func (c *Concurrency) Wrap(next http.Handler) http.Handler {
 				return
 			case missingRefuse:
 				logRefusal(c.logger, r, "concurrency: key missing; refused", c.name)
-				writeError(w, r, http.StatusForbidden)
+				middleware.WriteError(w, r, http.StatusForbidden)
 				return
 			case missingShared:
 				key = keyHash{}
@@ -152,7 +152,7 @@ func (c *Concurrency) Wrap(next http.Handler) http.Handler {
 			h.Set("Retry-After", "1")
 			h.Add("RateLimit-Policy", c.policy)
 			h.Add("RateLimit", string(appendSFString(nil, c.name))+";r=0")
-			writeError(w, r, c.status)
+			middleware.WriteError(w, r, c.status)
 			return
 		}
 		defer c.release(key)

@@ -124,7 +124,7 @@ func (l *Limiter) Wrap(next http.Handler) http.Handler {
 				return
 			case missingRefuse:
 				logRefusal(l.logger, r, "ratelimit: key missing; refused", l.s.name)
-				writeError(w, r, http.StatusForbidden)
+				middleware.WriteError(w, r, http.StatusForbidden)
 				return
 			case missingShared:
 				key = keyHash{}
@@ -141,7 +141,7 @@ func (l *Limiter) Wrap(next http.Handler) http.Handler {
 			h.Set("Retry-After", strconv.FormatInt(ceilSeconds(d.RetryAfter), 10))
 			h.Add("RateLimit-Policy", l.policy)
 			h.Add("RateLimit", l.limitValue(d))
-			writeError(w, r, http.StatusTooManyRequests)
+			middleware.WriteError(w, r, http.StatusTooManyRequests)
 			return
 		}
 		if l.s.headers {

@@ -3,12 +3,9 @@ package reqlimit
 import (
 	"log/slog"
 	"net/http"
-	"strconv"
 
 	"github.com/gatehouse-proxy/gatehouse/internal/config"
 	"github.com/gatehouse-proxy/gatehouse/internal/middleware"
-	"github.com/gatehouse-proxy/gatehouse/internal/observe"
-	"github.com/gatehouse-proxy/gatehouse/internal/protocol"
 )
 
 // Names under which the middleware is registered: the config spelling and
@@ -135,29 +132,9 @@ func New(spec config.MiddlewareSpec, env middleware.Env) (middleware.Middleware,
 				next.ServeHTTP(w, r)
 				return
 			}
-			var id string
-			if info := observe.InfoFrom(r.Context()); info != nil {
-				id = info.ID
-			}
 			log.LogAttrs(r.Context(), slog.LevelDebug, "request_limits: request refused",
-				slog.String("request_id", id), slog.String("limit", limit), slog.Int("status", status))
-			refuse(w, r, status, id)
+				slog.String("request_id", middleware.RequestID(r)), slog.String("limit", limit), slog.Int("status", status))
+			middleware.Refuse(w, r, status)
 		})
 	}, nil
-}
-
-// refuse writes Gatehouse's own error response.
-func refuse(w http.ResponseWriter, r *http.Request, status int, id string) {
-	body := protocol.ErrorBody(status, id)
-	hd := w.Header()
-	hd.Set("Content-Type", "text/plain; charset=utf-8")
-	hd.Set("Content-Length", strconv.Itoa(len(body)))
-	hd.Set("Cache-Control", "no-store")
-	hd.Set("X-Content-Type-Options", "nosniff")
-	if r.ProtoMajor == 1 && r.ContentLength != 0 {
-		// The body is not read (RFC 9112 section 9.6); not on HTTP/2.
-		hd.Set("Connection", "close")
-	}
-	w.WriteHeader(status)
-	_, _ = w.Write(body)
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/gatehouse-proxy/gatehouse/internal/config"
 	"github.com/gatehouse-proxy/gatehouse/internal/middleware"
+	"github.com/gatehouse-proxy/gatehouse/internal/protocol"
 )
 
 // Name is the middleware's config name.
@@ -144,7 +145,7 @@ func (rw *Rewriter) Middleware(next http.Handler) http.Handler {
 		*r2 = *r
 		r2.URL = new(url.URL)
 		*r2.URL = *r.URL
-		setEscapedPath(r2.URL, out)
+		protocol.SetEscapedPath(r2.URL, out)
 		next.ServeHTTP(w, r2)
 	})
 }
@@ -170,43 +171,4 @@ func (rw *Rewriter) Rewrite(escaped string) string {
 		p = rw.add + p
 	}
 	return p
-}
-
-// setEscapedPath sets u's Path and RawPath from an escaped path so that
-// u.EscapedPath() returns it, when it is a valid encoding. A result whose
-// decoded form has dot segments ("%2e%2e" put behind an added prefix) is
-// cleaned, so a rewrite can never reach outside the path it aims at
-// (RFC 3986 section 5.2.4).
-func setEscapedPath(u *url.URL, escaped string) {
-	p, err := url.PathUnescape(escaped)
-	if err != nil {
-		// Not a valid encoding (a regex split a %XX): take it literally;
-		// the '%' is then sent encoded.
-		u.Path, u.RawPath = escaped, ""
-		p = escaped
-	} else {
-		u.Path, u.RawPath = p, ""
-		if u.EscapedPath() != escaped {
-			u.RawPath = escaped
-			if u.EscapedPath() != escaped {
-				u.RawPath = ""
-			}
-		}
-	}
-	if hasDotSegment(p) {
-		clean := path.Clean(p)
-		if strings.HasSuffix(p, "/") && clean != "/" {
-			clean += "/"
-		}
-		u.Path, u.RawPath = clean, ""
-	}
-}
-
-func hasDotSegment(p string) bool {
-	for seg := range strings.SplitSeq(p, "/") {
-		if seg == "." || seg == ".." {
-			return true
-		}
-	}
-	return strings.Contains(p, "//")
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/gatehouse-proxy/gatehouse/internal/config"
 	"github.com/gatehouse-proxy/gatehouse/internal/middleware"
+	"github.com/gatehouse-proxy/gatehouse/internal/protocol"
 )
 
 // seen is what the next handler observed.
@@ -123,7 +124,7 @@ func FuzzRewrite(f *testing.F) {
 		if !strings.HasPrefix(got.URL.Path, "/") {
 			t.Fatalf("%q → Path %q", p, got.URL.Path)
 		}
-		if hasDotSegment(got.URL.Path) {
+		if protocol.HasDotSegment(got.URL.Path) {
 			t.Fatalf("%q → Path %q has dot segments", p, got.URL.Path)
 		}
 		if got.URL.RawPath != "" && got.URL.EscapedPath() != got.URL.RawPath {

@@ -4,12 +4,10 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 
 	"github.com/gatehouse-proxy/gatehouse/internal/config"
 	"github.com/gatehouse-proxy/gatehouse/internal/middleware"
-	"github.com/gatehouse-proxy/gatehouse/internal/observe"
 	"github.com/gatehouse-proxy/gatehouse/internal/protocol"
 )
 
@@ -55,13 +53,9 @@ type handler struct {
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	v, rest, fromPath, reason := h.c.selectVersion(r)
 	if v == nil {
-		id := ""
-		if info := observe.InfoFrom(r.Context()); info != nil {
-			id = info.ID
-		}
 		h.log.LogAttrs(r.Context(), slog.LevelDebug, "transform: no API version",
-			slog.String("request_id", id), slog.String("reason", reason))
-		refuse(w, r, http.StatusBadRequest, id)
+			slog.String("request_id", middleware.RequestID(r)), slog.String("reason", reason))
+		middleware.Refuse(w, r, http.StatusBadRequest)
 		return
 	}
 	if h.c.header != "" && !fromPath {
@@ -90,7 +84,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		*r2 = *r
 		r2.URL = new(url.URL)
 		*r2.URL = *r.URL
-		setEscapedPath(r2.URL, out)
+		protocol.SetEscapedPath(r2.URL, out)
 	}
 	if h.c.forward != "" {
 		r2.Header = r.Header.Clone()
@@ -148,20 +142,4 @@ func addVary(hd http.Header, name string) {
 		}
 	}
 	hd["Vary"] = append(hd["Vary"], name)
-}
-
-// refuse writes Gatehouse's own error response.
-func refuse(w http.ResponseWriter, r *http.Request, status int, id string) {
-	body := protocol.ErrorBody(status, id)
-	hd := w.Header()
-	hd.Set("Content-Type", "text/plain; charset=utf-8")
-	hd.Set("Content-Length", strconv.Itoa(len(body)))
-	hd.Set("Cache-Control", "no-store")
-	hd.Set("X-Content-Type-Options", "nosniff")
-	if r.ProtoMajor == 1 && r.ContentLength != 0 {
-		// The body is not read (RFC 9112 section 9.6); not on HTTP/2.
-		hd.Set("Connection", "close")
-	}
-	w.WriteHeader(status)
-	_, _ = w.Write(body)
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/gatehouse-proxy/gatehouse/internal/config"
 	"github.com/gatehouse-proxy/gatehouse/internal/middleware"
 	"github.com/gatehouse-proxy/gatehouse/internal/observe"
+	"github.com/gatehouse-proxy/gatehouse/internal/protocol"
 )
 
 type seen struct {
@@ -191,7 +192,7 @@ func FuzzSelect(f *testing.F) {
 		if !strings.HasPrefix(esc, "/") {
 			t.Fatalf("%q → %q", p, esc)
 		}
-		if hasDotSegment(got.URL.Path) {
+		if protocol.HasDotSegment(got.URL.Path) {
 			t.Fatalf("%q → %q has dot segments", p, got.URL.Path)
 		}
 		if got.URL.RawPath != "" && got.URL.RawPath != esc {

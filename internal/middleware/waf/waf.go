@@ -205,24 +205,18 @@ func (f *firewall) refuse(w http.ResponseWriter, r *http.Request, it *types.Inte
 // writeError writes Gatehouse's own error response: the short body with
 // the request ID, nothing from the backend or the rules. With unread set,
 // an HTTP/1 connection is closed after it, since the request body may not
-// have been read (RFC 9112 section 9.6); never on HTTP/2, where net/http
-// would turn it into a GOAWAY for every stream (RFC 9113 section 8.2.2).
+// have been read (middleware.Refuse, RFC 9112 section 9.6).
 func writeError(w http.ResponseWriter, r *http.Request, status int, unread bool) {
-	body := protocol.ErrorBody(status, requestID(observe.InfoFrom(r.Context())))
 	h := w.Header()
 	for k := range h {
 		// A refused response must not carry the backend's headers.
 		delete(h, k)
 	}
-	h.Set("Content-Type", "text/plain; charset=utf-8")
-	h.Set("Content-Length", strconv.Itoa(len(body)))
-	h.Set("Cache-Control", "no-store")
-	h.Set("X-Content-Type-Options", "nosniff")
-	if unread && r.ProtoMajor == 1 && r.ContentLength != 0 {
-		h.Set("Connection", "close")
+	if unread {
+		middleware.Refuse(w, r, status)
+	} else {
+		middleware.WriteError(w, r, status)
 	}
-	w.WriteHeader(status)
-	_, _ = w.Write(body)
 }
 
 func requestID(info *observe.RequestInfo) string {
