@@ -53,6 +53,9 @@ type upConn struct {
 	sc        *protocol.FramingScanner // response framing
 	idleSince time.Time
 	reused    bool // taken from the pool (may be stale)
+	// The deadlines armed on nc. They stay armed while the connection is
+	// idle in the pool: every exchange arms its own before each I/O.
+	rdl, wdl armedDeadline
 }
 
 type idleStack struct {
@@ -118,7 +121,6 @@ func (p *ConnPool) put(uc *upConn) {
 		return
 	default:
 	}
-	_ = uc.nc.SetDeadline(time.Time{})
 	uc.idleSince = p.now()
 	s := p.stack(uc.target)
 	s.mu.Lock()

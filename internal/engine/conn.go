@@ -40,6 +40,9 @@ type conn struct {
 	fresh  bool
 	readFn func(fd uintptr) bool
 
+	// rdl is the read deadline armed on nc (see armedDeadline).
+	rdl armedDeadline
+
 	rw        ResponseWriter
 	handedOff bool
 	busy      atomic.Bool
@@ -167,10 +170,32 @@ func (c *conn) makeRoom() {
 
 // setReadTimeout arms the read deadline; d == 0 clears it.
 func (c *conn) setReadTimeout(d time.Duration) {
+	var t time.Time
 	if d > 0 {
-		_ = c.nc.SetReadDeadline(c.srv.now().Add(d))
-	} else {
-		_ = c.nc.SetReadDeadline(time.Time{})
+		t = c.srv.now().Add(d)
+	}
+	c.setReadDeadline(t)
+}
+
+// setReadDeadline arms t unconditionally and records it.
+func (c *conn) setReadDeadline(t time.Time) {
+	c.rdl.set(t)
+	_ = c.nc.SetReadDeadline(t)
+}
+
+// armIdleTimeout arms the wait for the next request, keeping the deadline
+// already armed when it is close enough (armedDeadline): every client read
+// arms its own deadline first, so a deadline left armed while a request
+// is served (the previous idle one) is harmless, and re-arming the same
+// timeout on every keep-alive request is pure timer work.
+func (c *conn) armIdleTimeout(d time.Duration) {
+	var t, now time.Time
+	if d > 0 {
+		now = c.srv.now()
+		t = now.Add(d)
+	}
+	if c.rdl.update(t, now) {
+		_ = c.nc.SetReadDeadline(t)
 	}
 }
 
@@ -191,13 +216,12 @@ func (c *conn) serve() {
 		}
 		if c.r == c.w {
 			c.release()
-			c.setReadTimeout(cfg.IdleTimeout)
+			c.armIdleTimeout(cfg.IdleTimeout)
 			if err := c.fill(); err != nil {
 				return // idle timeout, client close: nothing to answer
 			}
 		}
 		c.busy.Store(true)
-		c.setReadTimeout(cfg.HeaderTimeout)
 		if !c.serveOne() {
 			return
 		}
@@ -210,6 +234,7 @@ func (c *conn) serve() {
 func (c *conn) serveOne() bool {
 	start, fed := c.r, 0
 	var hl int
+	headTimer := false
 	for {
 		var hv headVerdict
 		var v protocol.Verdict
@@ -224,6 +249,13 @@ func (c *conn) serveOne() bool {
 			return c.handoff()
 		case headDone:
 		default:
+			// The head is not complete: bound the rest by HeaderTimeout
+			// from now (a head that arrives in one read, the usual case,
+			// needs no timer of its own).
+			if !headTimer {
+				headTimer = true
+				c.setReadTimeout(c.srv.cfg.HeaderTimeout)
+			}
 			// fill may compact the buffer, moving the message (and c.r,
 			// which is still its start) to the front.
 			if err := c.fill(); err != nil {
@@ -267,7 +299,8 @@ func (c *conn) serveOne() bool {
 	}
 	c.s.body.begin(c, req)
 	c.rw.begin(req)
-	c.setReadTimeout(0)
+	// No deadline is cleared here: every read of the client (body,
+	// drain, the next idle wait) arms its own first.
 	h.ServeEngine(&c.rw, req)
 	return c.finish(req)
 }
@@ -305,7 +338,9 @@ func (c *conn) closeLingering() {
 	if c.tcp == nil || c.tcp.CloseWrite() != nil {
 		return
 	}
-	if c.nc.SetReadDeadline(c.srv.now().Add(lingerTimeout)) == nil {
+	t := c.srv.now().Add(lingerTimeout)
+	c.rdl.set(t)
+	if c.nc.SetReadDeadline(t) == nil {
 		_, _ = io.CopyN(io.Discard, c.nc, lingerBytes)
 	}
 }
@@ -324,7 +359,7 @@ func (c *conn) handoff() bool {
 	pre := append([]byte(nil), c.s.in[c.r:c.w]...)
 	c.r = c.w
 	c.release()
-	_ = c.nc.SetReadDeadline(time.Time{})
+	c.setReadDeadline(time.Time{})
 	c.handedOff = hl.hand(c.nc, pre)
 	return false
 }

@@ -34,8 +34,13 @@
 //     unread body is drained (up to 256 KiB) or the connection closes.
 //   - Bodies (Content-Length and chunked) stream to the handler through the
 //     scanner: Request.Body decodes, the proxy forwards framing as is.
-//   - Timeouts: HeaderTimeout (first byte to end of head), IdleTimeout
-//     (between requests), BodyTimeout (each body read).
+//   - Timeouts: HeaderTimeout (from the first read that leaves the head
+//     incomplete to its end), IdleTimeout (between requests), BodyTimeout
+//     (each body read). Every read of a socket arms its own deadline
+//     first, so none is cleared between uses; a deadline already armed is
+//     kept when it is at most 1/64 of the timeout earlier than asked
+//     (deadline.go), which saves a runtime timer update on almost every
+//     keep-alive request.
 //
 // # Hand-off
 //
@@ -62,7 +67,10 @@
 // the body streamed (splice for large Content-Length bodies); the response
 // head read with the response scanner, 1xx forwarded (not 100, which the
 // engine sends itself), hop-by-hop fields removed, the request ID set; the
-// head and the first body bytes written in one syscall; then the body:
+// head and the first body bytes written in one syscall (the first
+// response read is capped at 4 KiB so that a large body stays in the
+// socket for splice; the head is laid down in the exchange buffer right
+// before the body bytes); then the body:
 // Content-Length by splice(2) from the upstream socket to the client
 // socket when large, otherwise read by read with each read written at once
 // (so SSE and other streams are never buffered). A chunked response to an

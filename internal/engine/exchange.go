@@ -21,6 +21,12 @@ const minRespRoom = 8 << 10
 // maxRespHead bounds a backend's response head (as upstream's transport).
 const maxRespHead = 1 << 20
 
+// firstRespRead caps the first read of a response: enough for a usual
+// head and a small body in one read, while the rest of a large
+// Content-Length body stays in the socket to be spliced (bytes read into
+// user space cost a copy in and a copy out; spliced ones cost neither).
+const firstRespRead = 4 << 10
+
 // errBrokenResponse: the backend's response could not be read to its end.
 var errBrokenResponse = errors.New("upstream response broken mid-body")
 
@@ -118,7 +124,7 @@ func staleConnError(err error) bool {
 // response head, forwarding 1xx responses. It returns the buffer holding
 // the final head (and whatever followed it) and the head's length.
 func (h *ProxyHandler) send(w *ResponseWriter, r *Request, x *exchange, uc *upConn, hb []byte, bodyInHead bool) ([]byte, int, error) {
-	_ = uc.nc.SetWriteDeadline(h.deadline(x, h.t.Idle))
+	h.armWrite(uc, x, h.t.Idle)
 	if _, err := uc.nc.Write(hb); err != nil {
 		return nil, 0, fmt.Errorf("%w: %w", errNothingSent, err)
 	}
@@ -131,10 +137,12 @@ func (h *ProxyHandler) send(w *ResponseWriter, r *Request, x *exchange, uc *upCo
 		// A write error upstream: the backend may have answered early
 		// (e.g. 413) and closed; read its answer if there is one.
 	}
-	_ = uc.nc.SetReadDeadline(h.deadline(x, h.t.ResponseHeader))
+	h.armRead(uc, x, h.t.ResponseHeader)
 	var rb []byte
+	x.room = 0
 	if out := w.c.s.out; len(hb)+minRespRoom <= len(out) {
 		rb = out[len(hb):] // hb is out's prefix (it was not reallocated)
+		x.room = len(hb)
 	} else {
 		rb = make([]byte, outSize)
 	}
@@ -147,8 +155,13 @@ func (h *ProxyHandler) send(w *ResponseWriter, r *Request, x *exchange, uc *upCo
 			bigger := make([]byte, 2*len(rb))
 			copy(bigger, rb[:n])
 			rb = bigger
+			x.room = 0
 		}
-		m, err := uc.nc.Read(rb[n:])
+		end := len(rb)
+		if n == 0 {
+			end = min(end, firstRespRead)
+		}
+		m, err := uc.nc.Read(rb[n:end])
 		n += m
 		if m == 0 && err != nil {
 			if upErr != nil {
@@ -180,6 +193,7 @@ func (h *ProxyHandler) send(w *ResponseWriter, r *Request, x *exchange, uc *upCo
 					if upErr != nil {
 						w.closeAfter = true // the request body was not all sent
 					}
+					n = h.readSmallRest(x, uc, rb, n, hl, n == firstRespRead)
 					return rb[:n], hl, nil
 				}
 				h.forwardInterim(w, r, x)
@@ -192,13 +206,30 @@ func (h *ProxyHandler) send(w *ResponseWriter, r *Request, x *exchange, uc *upCo
 	}
 }
 
+// readSmallRest reads more of a Content-Length body that will not be
+// spliced when the capped first read came back full, so that head and
+// body still go to the client in one write (the first read was capped
+// for the sake of large bodies only). It returns the new fill of rb.
+// A read error is left for the body copy to meet again.
+func (h *ProxyHandler) readSmallRest(x *exchange, uc *upConn, rb []byte, n, hl int, full bool) int {
+	if !full || x.headEnded || x.respCL <= 0 || n >= len(rb) {
+		return n
+	}
+	rest := x.respCL - int64(n-hl)
+	if rest <= 0 || rest >= spliceMin {
+		return n
+	}
+	m, _ := uc.nc.Read(rb[n:min(len(rb), n+int(rest))])
+	return n + m
+}
+
 // upload streams the rest of the request body upstream: Content-Length
 // bodies by splice when large, anything else through the buffer with
 // chunked framing passed as received (every byte checked by the scanner).
 func (h *ProxyHandler) upload(w *ResponseWriter, r *Request, x *exchange, uc *upConn) error {
 	b := &w.c.s.body
 	if uc.tcp != nil {
-		_ = uc.nc.SetWriteDeadline(h.deadline(x, 0))
+		h.armWrite(uc, x, 0)
 		if _, handled, err := b.spliceTo(uc.tcp); handled {
 			if err != nil && b.err != nil {
 				return fmt.Errorf("%w: %w", errClientBody, err)
@@ -214,7 +245,7 @@ func (h *ProxyHandler) upload(w *ResponseWriter, r *Request, x *exchange, uc *up
 		if err != nil {
 			return fmt.Errorf("%w: %w", errClientBody, err)
 		}
-		_ = uc.nc.SetWriteDeadline(h.deadline(x, h.t.Idle))
+		h.armWrite(uc, x, h.t.Idle)
 		if _, err := uc.nc.Write(p); err != nil {
 			return fmt.Errorf("sending request body: %w", err)
 		}

@@ -46,11 +46,28 @@ func (h *ProxyHandler) respond(w *ResponseWriter, r *Request, x *exchange, info 
 	hd := h.appendResponseHead(w.Scratch(), r, x, w.Closing())
 	w.c.s.scratch = hd[:0]
 	w.head = int64(len(hd))
+	// Head and first body bytes leave in one write: the head goes right
+	// before the body bytes in the buffer they were read into (what
+	// precedes them there, the backend's head and our request head, is
+	// spent), or, failing room, after the head in scratch.
+	buf, off := rb, hl
+	if x.room > 0 {
+		buf, off = w.c.s.out, x.room+hl
+	}
 	var err error
-	if len(hd)+len(prefix) <= cap(hd) {
+	switch {
+	case len(prefix) == 0:
+		_, err = w.Write(hd)
+	case off >= len(hd):
+		start := off - len(hd)
+		copy(buf[start:], hd)
+		_, err = w.Write(buf[start : off+len(prefix)])
+	case len(hd)+len(prefix) <= cap(hd):
 		_, err = w.Write(append(hd, prefix...))
-	} else if _, err = w.Write(hd); err == nil && len(prefix) > 0 {
-		_, err = w.Write(prefix)
+	default:
+		if _, err = w.Write(hd); err == nil {
+			_, err = w.Write(prefix)
+		}
 	}
 	if err != nil {
 		h.clientGone(r, info, uc, ended && reusable, err)
@@ -73,11 +90,18 @@ func (h *ProxyHandler) respond(w *ResponseWriter, r *Request, x *exchange, info 
 // at least spliceMin go by splice(2) (TCP client, TCP or unix upstream);
 // everything else goes read by read, each read written to the client at
 // once, so streamed responses (SSE, chunked) are never held back.
+// spliceable reports whether copyBody will splice the rest of the body.
+func (h *ProxyHandler) spliceable(w *ResponseWriter, uc *upConn, dechunk bool) bool {
+	remain, ok := uc.sc.InBody()
+	return ok && !dechunk && remain >= spliceMin && w.c.tcp != nil && (uc.tcp != nil || uc.unix != nil)
+}
+
 func (h *ProxyHandler) copyBody(w *ResponseWriter, x *exchange, uc *upConn, closeDelim, dechunk bool, dc *dechunker, reusable *bool) (bool, error) {
-	if remain, ok := uc.sc.InBody(); ok && !dechunk && remain >= spliceMin && w.c.tcp != nil && (uc.tcp != nil || uc.unix != nil) {
+	if h.spliceable(w, uc, dechunk) {
+		remain, _ := uc.sc.InBody()
 		lr := &w.c.s.lr
 		for remain > 0 {
-			_ = uc.nc.SetReadDeadline(h.deadline(x, h.t.Idle))
+			h.armRead(uc, x, h.t.Idle)
 			*lr = io.LimitedReader{R: uc.nc, N: int64(min(remain, 1<<20))}
 			want := lr.N
 			m, err := w.ReadFrom(lr)
@@ -96,7 +120,7 @@ func (h *ProxyHandler) copyBody(w *ResponseWriter, x *exchange, uc *upConn, clos
 	}
 	buf := w.c.s.out
 	for {
-		_ = uc.nc.SetReadDeadline(h.deadline(x, h.t.Idle))
+		h.armRead(uc, x, h.t.Idle)
 		m, rerr := uc.nc.Read(buf)
 		if m > 0 {
 			n, v := uc.sc.Feed(buf[:m])

@@ -68,7 +68,7 @@ func newRig(t testing.TB, backend string, o rigOptions) *rig {
 				return nil, false
 			}
 			r.Path = protocol.CleanPath(r.Path)
-			r.ID = protocol.NewRequestID()
+			r.ID = r.GenerateID() // as the runtime does: no allocation
 			return ph, true
 		},
 		Handoff:       ho,

@@ -148,6 +148,10 @@ type exchange struct {
 	// headEnded: the response ended with its head (no body by its
 	// framing, e.g. Content-Length: 0 or a 204).
 	headEnded bool
+	// room is how many bytes of the exchange buffer precede the
+	// response read buffer (0 when that buffer is not the exchange
+	// buffer); respond writes the client's head there.
+	room int
 }
 
 func (x *exchange) reset() {
@@ -157,12 +161,12 @@ func (x *exchange) reset() {
 	x.reason = nil
 }
 
-// deadline is now+gap, bounded by the total deadline; zero gap and no
+// deadlineAt is now+gap, bounded by the total deadline; zero gap and no
 // total mean none.
-func (h *ProxyHandler) deadline(x *exchange, gap time.Duration) time.Time {
+func (h *ProxyHandler) deadlineAt(x *exchange, now time.Time, gap time.Duration) time.Time {
 	var d time.Time
 	if gap > 0 {
-		d = h.now().Add(gap)
+		d = now.Add(gap)
 	}
 	if h.t.Total > 0 {
 		if tot := x.start.Add(h.t.Total); d.IsZero() || tot.Before(d) {
