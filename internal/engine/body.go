@@ -97,7 +97,7 @@ func (b *bodyReader) raw(max int) ([]byte, error) {
 		}
 	}
 	end := min(c.w, c.r+max)
-	n, v := c.sc.Feed(c.s.in[c.r:end])
+	n, v := c.s.sc.Feed(c.s.in[c.r:end])
 	p := c.s.in[c.r : c.r+n]
 	c.r += n
 	b.n += int64(n)
@@ -155,7 +155,7 @@ func (b *bodyReader) drain() bool {
 // spliceMin left, plain TCP client). handled is false when it did nothing.
 func (b *bodyReader) spliceTo(dst *net.TCPConn) (n int64, handled bool, err error) {
 	c := b.c
-	remain, ok := c.sc.InBody()
+	remain, ok := c.s.sc.InBody()
 	if !ok || b.done || b.err != nil || c.r != c.w || remain < spliceMin || c.tcp == nil || b.req.chunked {
 		return 0, false, nil
 	}
@@ -167,7 +167,7 @@ func (b *bodyReader) spliceTo(dst *net.TCPConn) (n int64, handled bool, err erro
 		m, err := dst.ReadFrom(lr)
 		n += m
 		remain -= uint64(m)
-		if v := c.sc.SkipBody(uint64(m)); v.Action == protocol.MessageEnd {
+		if v := c.s.sc.SkipBody(uint64(m)); v.Action == protocol.MessageEnd {
 			b.done = true
 		}
 		if err == nil && lr.N > 0 {

@@ -5,6 +5,7 @@ import (
 	"io"
 	"net"
 	"net/netip"
+	"os"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -30,18 +31,23 @@ type conn struct {
 	tcp  *net.TCPConn    // nc when it is one: splice, CloseWrite
 	rc   syscall.RawConn // nil when nc has no file descriptor
 	peer netip.AddrPort
-	sc   *protocol.FramingScanner
 
 	s    *session // nil while idle
 	r, w int      // s.in[r:w] is read but not yet consumed
 	// rawFill's results and whether it took s from the pool itself.
-	n      int
-	err    error
-	fresh  bool
+	n     int
+	err   error
+	fresh bool
+	park  bool // rawFill waits before reading (see there)
+	// reqs counts the requests served, up to 2 (see idleGraceFirst).
+	reqs   uint8
 	readFn func(fd uintptr) bool
 
 	// rdl is the read deadline armed on nc (see armedDeadline).
 	rdl armedDeadline
+	// idleAt is the end of the current idle wait (zero: none), kept for
+	// the goroutine that takes the wait over (idleWait).
+	idleAt time.Time
 
 	rw        ResponseWriter
 	handedOff bool
@@ -51,7 +57,6 @@ type conn struct {
 
 func newConn(s *Server, nc net.Conn) *conn {
 	c := &conn{srv: s, nc: nc}
-	c.sc, _ = protocol.NewFramingScanner(s.cfg.Limits) // validated by NewServer
 	if tc, ok := nc.(*net.TCPConn); ok {
 		c.tcp = tc
 		c.peer = tc.RemoteAddr().(*net.TCPAddr).AddrPort()
@@ -125,6 +130,17 @@ func (c *conn) fill() error {
 // rawFill is the syscall.RawConn read callback; false means "wait until
 // readable and call again".
 func (c *conn) rawFill(fd uintptr) bool {
+	if c.park {
+		// A fresh goroutine taking over an idle wait (idleWait) parks
+		// first and borrows a session only when the socket is
+		// readable: getting one can be deep enough (sync.Pool, a new
+		// session's allocation) to grow its small stack for good.
+		// Nothing is lost by not reading first: the previous read
+		// returned EAGAIN, and the poller is edge-triggered, so any
+		// byte since has left the descriptor marked readable.
+		c.park = false
+		return false
+	}
 	if c.s == nil {
 		c.acquire()
 		c.fresh = true
@@ -199,9 +215,97 @@ func (c *conn) armIdleTimeout(d time.Duration) {
 	}
 }
 
-// serve runs the connection's request loop.
-func (c *conn) serve() {
+// idleGrace is how long a connection waits for its next request on the
+// goroutine that served the last one before it hands the wait to a fresh
+// goroutine (idleWait). Serving a request grows a goroutine's stack to
+// several KiB, and nothing shrinks it while the connection is idle (the
+// GC shrinks stacks, and an idle proxy does not allocate); a fresh
+// goroutine parks in the poller with the minimum stack, which is most of
+// an idle connection's memory. A busy keep-alive connection sends its
+// next request well within the grace and never switches goroutines; an
+// idle one pays one goroutine start.
+//
+// A connection that has served only one request gets idleGraceFirst
+// instead: most connections that are reused are reused at once, and the
+// shorter grace bounds how many grown stacks exist at a time when many
+// connections open together. That bound is what RSS sees: a freed stack
+// returns to the Go heap, not to the OS (the scavenger only runs from the
+// second GC on, and an idle proxy does not allocate), so the process
+// keeps its peak. Moving after the first request costs a reused
+// connection one goroutine start and one stack growth, once.
+const (
+	idleGrace      = 200 * time.Millisecond
+	idleGraceFirst = 20 * time.Millisecond
+)
+
+// The outcomes of idleWait.
+const (
+	idleData = iota // bytes arrived
+	idleMove        // the grace ran out: continue on a fresh goroutine
+	idleEnd         // the idle timeout, a close or an error: end
+)
+
+// idleWait waits for the next request on a connection that has served
+// one on this goroutine, for at most the grace (idleGrace, or
+// idleGraceFirst; the idle timeout if that is sooner). The deadline armed
+// for that is kept while it lies between a quarter of the grace and the
+// grace ahead, so a busy connection arms a timer about once per 150 ms,
+// not once per request.
+func (c *conn) idleWait() int {
+	now := c.srv.now()
+	c.idleAt = time.Time{}
+	if d := c.srv.cfg.IdleTimeout; d > 0 {
+		c.idleAt = now.Add(d)
+	}
+	grace := idleGrace
+	if c.reqs < 2 {
+		grace = idleGraceFirst
+	}
+	g := now.Add(grace)
+	if !c.idleAt.IsZero() && c.idleAt.Before(g) {
+		g = c.idleAt
+	}
+	if a := c.rdl.t; a.IsZero() || a.After(g) || a.Before(now.Add(grace/4)) {
+		c.setReadDeadline(g)
+	}
+	err := c.fill()
+	if err == nil {
+		return idleData
+	}
+	if !errors.Is(err, os.ErrDeadlineExceeded) || c.closing.Load() {
+		return idleEnd
+	}
+	if !c.idleAt.IsZero() && !c.srv.now().Before(c.idleAt) {
+		return idleEnd // the idle timeout itself
+	}
+	c.release() // the plain-Read path holds a session while it waits
+	// Arm the rest of the idle wait here: a timer update is deep enough
+	// in the runtime to grow the fresh goroutine's stack. Checked after
+	// arming: a Shutdown that ran before it set its flag first, one that
+	// runs after it overrides the deadline.
+	c.setReadDeadline(c.idleAt)
+	if c.closing.Load() {
+		return idleEnd
+	}
+	c.park = true
+	return idleMove
+}
+
+// serve runs the connection's request loop, from its first request.
+func (c *conn) serve() { c.loop(false) }
+
+// resume continues the request loop on a fresh goroutine after the
+// previous one gave up the idle wait (idleWait).
+func (c *conn) resume() { c.loop(true) }
+
+// loop runs the request loop. resumed: this goroutine takes over an idle
+// wait whose deadline is c.idleAt.
+func (c *conn) loop(resumed bool) {
+	moved := false
 	defer func() {
+		if moved {
+			return // the connection lives on in another goroutine
+		}
 		if !c.handedOff {
 			_ = c.nc.Close()
 			c.r = c.w
@@ -209,16 +313,34 @@ func (c *conn) serve() {
 		}
 		c.srv.track(c, false)
 	}()
+	if resumed && c.fill() != nil {
+		return
+	}
 	cfg := &c.srv.cfg
+	// served: this goroutine's stack has grown serving a request, so an
+	// idle wait is handed to a fresh goroutine (idleWait).
+	served := false
 	for {
 		if c.closing.Load() {
 			return
 		}
 		if c.r == c.w {
 			c.release()
-			c.armIdleTimeout(cfg.IdleTimeout)
-			if err := c.fill(); err != nil {
-				return // idle timeout, client close: nothing to answer
+			if served {
+				switch c.idleWait() {
+				case idleData:
+				case idleMove:
+					moved = true
+					go c.resume()
+					return
+				default:
+					return
+				}
+			} else {
+				c.armIdleTimeout(cfg.IdleTimeout)
+				if err := c.fill(); err != nil {
+					return // idle timeout, client close: nothing to answer
+				}
 			}
 		}
 		c.busy.Store(true)
@@ -226,6 +348,10 @@ func (c *conn) serve() {
 			return
 		}
 		c.busy.Store(false)
+		served = true
+		if c.reqs < 2 {
+			c.reqs++
+		}
 	}
 }
 
@@ -238,7 +364,7 @@ func (c *conn) serveOne() bool {
 	for {
 		var hv headVerdict
 		var v protocol.Verdict
-		fed, hl, hv, v = scanHead(c.sc, c.s.in[start:c.w], fed)
+		fed, hl, hv, v = scanHead(&c.s.sc, c.s.in[start:c.w], fed)
 		switch hv {
 		case headReject:
 			c.srv.log.Info("refused request", "remote", c.peer.String(), "status", v.Status, "reason", v.Reason)

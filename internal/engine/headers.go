@@ -94,7 +94,8 @@ func (h *Header) Set(name, value string) {
 }
 
 // SetBytes is Set with the value copied into h's own storage, so no
-// string is allocated (protocol.BytesSetter). b is not retained.
+// string is allocated (protocol.BytesSetter). b is not retained; it may be
+// a slice ValueBuf returned, which is then stored without a copy.
 func (h *Header) SetBytes(name string, b []byte) {
 	if len(b) == 0 {
 		h.Set(name, "")
@@ -104,6 +105,25 @@ func (h *Header) SetBytes(name string, b []byte) {
 	h.arena = append(h.arena, b...)
 	v := h.arena[start:len(h.arena):len(h.arena)]
 	h.Set(name, unsafe.String(&v[0], len(v)))
+}
+
+// valueBufMin is the spare room ValueBuf guarantees: a forwarding value
+// of a direct client ("for=[v6];proto=https;host=...") fits, so the
+// common case never grows the buffer it returns.
+const valueBufMin = 256
+
+// ValueBuf lends the spare capacity of h's storage to build a value in and
+// pass to SetBytes (protocol.ValueBuilder), which then stores it in place.
+// A caller's own buffer would escape through the protocol.Header
+// interface, one allocation per request.
+func (h *Header) ValueBuf() []byte {
+	if cap(h.arena)-len(h.arena) < valueBufMin {
+		// Strings set earlier keep viewing the old array.
+		grown := make([]byte, len(h.arena), max(2*cap(h.arena), len(h.arena)+valueBufMin))
+		copy(grown, h.arena)
+		h.arena = grown
+	}
+	return h.arena[len(h.arena):len(h.arena)]
 }
 
 // Add appends a field.

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestIdleConnMemory opens 2000 keep-alive connections through the engine,
@@ -48,6 +49,9 @@ func TestIdleConnMemory(t *testing.T) {
 				_ = res.Body.Close()
 			}
 		}
+		if request {
+			settleIdle()
+		}
 		st1 := stackNow()
 		rss1, go1 := memNow()
 		t.Logf("stack in use: %.2f KiB/conn before a GC, %.2f KiB/conn after", (st1-st0)/n/1024, (stackNow()-st0)/n/1024)
@@ -77,6 +81,24 @@ func TestIdleConnMemory(t *testing.T) {
 	t.Logf("per idle connection: engine+client RSS %.2f KiB, Go heap+stack %.2f KiB; client-only baseline RSS %.2f KiB, Go %.2f KiB",
 		rss/1024, goMem/1024, baseRSS/1024, baseGo/1024)
 	t.Logf("engine alone: RSS %.2f KiB/conn, Go heap+stack %.2f KiB/conn", (rss-baseRSS)/1024, (goMem-baseGo)/1024)
+}
+
+// settleIdle waits (bounded) until the connections have handed their idle
+// wait to fresh goroutines (idleGrace after their request) and the stack
+// in use stops falling, as the bench's idle scenario reads RSS about a
+// second after the connections are open.
+func settleIdle() {
+	deadline := time.Now().Add(3 * time.Second)
+	earliest := time.Now().Add(idleGrace)
+	last := stackNow()
+	for time.Now().Before(deadline) {
+		time.Sleep(idleGrace / 4)
+		st := stackNow()
+		if time.Now().After(earliest) && st >= last {
+			return
+		}
+		last = st
+	}
 }
 
 // stackNow returns the goroutine stack bytes in use, without a GC (a GC

@@ -89,7 +89,8 @@ func NewServer(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("%w: negative timeout", ErrBadConfig)
 	}
 	// Validate the limits once, so per-connection scanners cannot fail.
-	if _, err := protocol.NewFramingScanner(cfg.Limits); err != nil {
+	pool, err := newBufPool(cfg.Limits)
+	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrBadConfig, err)
 	}
 	s := &Server{
@@ -97,7 +98,7 @@ func NewServer(cfg Config) (*Server, error) {
 		log:    cfg.Logger,
 		now:    cfg.Now,
 		scheme: cfg.Scheme,
-		pool:   newBufPool(),
+		pool:   pool,
 		lns:    make(map[net.Listener]struct{}),
 		conns:  make(map[*conn]struct{}),
 	}

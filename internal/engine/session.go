@@ -3,6 +3,8 @@ package engine
 import (
 	"io"
 	"sync"
+
+	"github.com/gatehouse-proxy/gatehouse/internal/protocol"
 )
 
 // Buffer sizes. A connection holds none of them while it is idle.
@@ -25,23 +27,42 @@ type session struct {
 	in      []byte
 	out     []byte
 	scratch []byte
-	req     Request
-	body    bodyReader
-	lr      io.LimitedReader
-	x       exchange // the native proxy's per-exchange state
+	// sc scans the client's requests. It lives here, not in the conn, so
+	// an idle connection does not hold its few hundred bytes; it is only
+	// ever released between messages or when the connection ends, and is
+	// reset to a fresh scanner on release.
+	sc   protocol.FramingScanner
+	req  Request
+	body bodyReader
+	lr   io.LimitedReader
+	x    exchange // the native proxy's per-exchange state
 }
 
 // bufPool pools sessions.
-type bufPool struct{ p sync.Pool }
+type bufPool struct {
+	p sync.Pool
+	// fresh is a new request scanner with the server's limits, copied
+	// over a session's scanner to reset it (the scanner holds no
+	// pointers, so a copy is a fresh scanner).
+	fresh protocol.FramingScanner
+}
 
-func newBufPool() *bufPool {
-	return &bufPool{p: sync.Pool{New: func() any {
+// newBufPool returns a pool of sessions whose scanners enforce limits.
+func newBufPool(limits protocol.FramingLimits) (*bufPool, error) {
+	sc, err := protocol.NewFramingScanner(limits)
+	if err != nil {
+		return nil, err
+	}
+	p := &bufPool{fresh: *sc}
+	p.p.New = func() any {
 		return &session{
 			in:      make([]byte, inSize),
 			out:     make([]byte, outSize),
 			scratch: make([]byte, 0, scratchSize),
+			sc:      p.fresh,
 		}
-	}}}
+	}
+	return p, nil
 }
 
 func (p *bufPool) get() *session { return p.p.Get().(*session) }
@@ -55,6 +76,7 @@ func (p *bufPool) put(s *session) {
 	if cap(s.scratch) > 4*scratchSize {
 		s.scratch = make([]byte, 0, scratchSize)
 	}
+	s.sc = p.fresh
 	s.req.reset()
 	s.req.c = nil
 	s.body = bodyReader{}

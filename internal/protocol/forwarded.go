@@ -140,8 +140,10 @@ func validPortSuffix(s string) bool {
 // An invalid peer (e.g. a Unix socket) is written as "for=unknown" (RFC 7239
 // §6.3) and left out of X-Forwarded-For. An empty or unsafe proto or host
 // (not a token / containing control characters) is omitted, never written,
-// so nothing received can inject a field. It allocates one string per field
-// it changes.
+// so nothing received can inject a field. On a header that implements
+// ValueBuilder it builds each value in the header's own storage and does
+// not allocate; on any other (http.Header) it allocates one scratch buffer
+// and one string per field it changes.
 func SetForwarded(out, in Header, peer netip.Addr, peerTrusted bool, proto, host string) {
 	peer = peer.Unmap().WithZone("")
 	if !isRFCToken(proto) {
@@ -151,8 +153,17 @@ func SetForwarded(out, in Header, peer netip.Addr, peerTrusted bool, proto, host
 		host = ""
 	}
 
-	var stack [128]byte
-	buf := stack[:0]
+	// A stack buffer would escape through the interface calls that store
+	// the value (escape analysis cannot see through them), costing one
+	// allocation per request even on the engine's header; so the value is
+	// built in the header's own spare storage when it lends one.
+	vb, _ := out.(ValueBuilder)
+	var buf []byte
+	if vb != nil {
+		buf = vb.ValueBuf()
+	} else {
+		buf = make([]byte, 0, 128)
+	}
 
 	// X-Forwarded-For.
 	var prior []string
@@ -176,6 +187,11 @@ func SetForwarded(out, in Header, peer netip.Addr, peerTrusted bool, proto, host
 	prior = nil
 	if peerTrusted {
 		prior = in.Values(headerForwarded)
+	}
+	if vb != nil {
+		// The previous value may now live in the spare storage buf
+		// viewed: take the spare storage anew.
+		buf = vb.ValueBuf()
 	}
 	buf = appendJoined(buf[:0], prior)
 	if len(buf) > 0 {
@@ -274,6 +290,19 @@ func setBytes(out Header, name string, b []byte) {
 // into per-message storage). b is only borrowed for the call.
 type BytesSetter interface {
 	SetBytes(name string, b []byte)
+}
+
+// ValueBuilder is implemented by header types that lend spare storage to
+// build a value in, so that setting it needs neither a string allocation
+// nor a buffer of the caller's (which would escape to the heap through the
+// interface call). ValueBuf returns an empty slice whose capacity the
+// caller appends the value into and then passes to SetBytes; the header
+// must accept such a slice (it may alias its own storage) and any other
+// slice the append grew into. The slice is valid until the next call of a
+// method of the header that sets or adds a value.
+type ValueBuilder interface {
+	BytesSetter
+	ValueBuf() []byte
 }
 
 // appendJoined appends the field values joined with ", " (RFC 9110 §5.3:

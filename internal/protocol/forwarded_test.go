@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"unsafe"
 )
 
 func mustTrusted(t testing.TB, list ...string) *TrustedSet {
@@ -152,6 +153,18 @@ func TestSetForwarded(t *testing.T) {
 				t.Errorf("got  %v\nwant %v", out, tt.want)
 			}
 		})
+		t.Run(tt.name+"/value builder", func(t *testing.T) {
+			t.Parallel()
+			// A tiny arena makes the appends grow past the lent storage;
+			// a roomy one makes the values alias it.
+			for _, room := range []int{1, 512} {
+				h := &arenaHeader{Header: tt.in.Clone(), arena: make([]byte, 0, room)}
+				SetForwarded(h, h, tt.peer, tt.trusted, tt.proto, tt.host)
+				if !reflect.DeepEqual(h.Header, tt.want) {
+					t.Errorf("room %d: got  %v\nwant %v", room, h.Header, tt.want)
+				}
+			}
+		})
 		t.Run(tt.name+"/in place", func(t *testing.T) {
 			t.Parallel()
 			h := tt.in.Clone()
@@ -161,6 +174,22 @@ func TestSetForwarded(t *testing.T) {
 			}
 		})
 	}
+}
+
+// arenaHeader is a ValueBuilder like the engine's header: values set with
+// SetBytes view its arena, so a value SetForwarded built over storage it
+// then reuses shows up as a wrong field.
+type arenaHeader struct {
+	http.Header
+	arena []byte
+}
+
+func (h *arenaHeader) ValueBuf() []byte { return h.arena[len(h.arena):len(h.arena)] }
+
+func (h *arenaHeader) SetBytes(name string, b []byte) {
+	start := len(h.arena)
+	h.arena = append(h.arena, b...)
+	h.Header.Set(name, unsafe.String(&h.arena[start], len(b)))
 }
 
 // TestForwardedRoundTrip checks that what SetForwarded writes for a

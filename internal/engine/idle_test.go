@@ -1,0 +1,126 @@
+package engine
+
+import (
+	"context"
+	"log/slog"
+	"net"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+)
+
+// okServer serves "ok" to every request, with the given idle timeout.
+func okServer(t *testing.T, idle time.Duration) (*Server, string) {
+	t.Helper()
+	h := HandlerFunc(func(w *ResponseWriter, r *Request) {
+		_ = w.WriteResponse(200, "text/plain", []byte("ok"))
+	})
+	srv, err := NewServer(Config{
+		Dispatch:      func(*Request) (Handler, bool) { return h, true },
+		HeaderTimeout: testDeadline,
+		IdleTimeout:   idle,
+		BodyTimeout:   testDeadline,
+		Logger:        slog.New(slog.DiscardHandler),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(func() { _ = srv.Close() })
+	return srv, ln.Addr().String()
+}
+
+// idleWaitMoved reports whether the server's connection goroutine has
+// handed its idle wait to a fresh goroutine (idleWait): one waits in
+// (*conn).resume and none in (*conn).idleWait. The tests using it are not
+// parallel, so the only engine connections are their own.
+func idleWaitMoved() bool {
+	buf := make([]byte, 1<<20)
+	s := string(buf[:runtime.Stack(buf, true)])
+	return strings.Contains(s, "(*conn).resume") && !strings.Contains(s, "(*conn).idleWait")
+}
+
+// TestIdleWaitMoves checks that a connection whose idle wait moved to a
+// fresh goroutine (to shed the stack grown serving a request) still
+// serves requests, still ends at its idle timeout, and still closes on
+// Shutdown. Not parallel: see idleWaitMoved.
+func TestIdleWaitMoves(t *testing.T) {
+	tests := []struct {
+		name string
+		idle time.Duration
+		run  func(t *testing.T, srv *Server, c *client)
+	}{
+		{
+			name: "requests after each move are served",
+			idle: testDeadline,
+			run: func(t *testing.T, _ *Server, c *client) {
+				for i := range 3 {
+					waitFor(t, "the idle wait to move", idleWaitMoved)
+					c.send("GET / HTTP/1.1\r\nHost: h\r\n\r\n")
+					if res, body := c.read("GET"); res.StatusCode != 200 || body != "ok" {
+						t.Fatalf("request %d after the move: %d %q", i+2, res.StatusCode, body)
+					}
+				}
+			},
+		},
+		{
+			name: "pipelined requests after the move",
+			idle: testDeadline,
+			run: func(t *testing.T, _ *Server, c *client) {
+				waitFor(t, "the idle wait to move", idleWaitMoved)
+				c.send("GET / HTTP/1.1\r\nHost: h\r\n\r\nGET / HTTP/1.1\r\nHost: h\r\n\r\n")
+				for range 2 {
+					if res, _ := c.read("GET"); res.StatusCode != 200 {
+						t.Fatalf("status %d", res.StatusCode)
+					}
+				}
+			},
+		},
+		{
+			name: "idle timeout still ends the connection",
+			idle: 300 * time.Millisecond,
+			run: func(t *testing.T, _ *Server, c *client) {
+				start := time.Now()
+				if !c.closed() {
+					t.Fatal("connection not closed at the idle timeout")
+				}
+				// Measured from after the response: at least the idle
+				// timeout minus the deadline slack, and not much later.
+				if d := time.Since(start); d < 250*time.Millisecond || d > 3*time.Second {
+					t.Fatalf("closed after %v, want about 300ms", d)
+				}
+			},
+		},
+		{
+			name: "shutdown closes a moved idle connection",
+			idle: testDeadline,
+			run: func(t *testing.T, srv *Server, c *client) {
+				waitFor(t, "the idle wait to move", idleWaitMoved)
+				ctx, cancel := context.WithTimeout(context.Background(), testDeadline)
+				defer cancel()
+				if err := srv.Shutdown(ctx); err != nil {
+					t.Fatalf("Shutdown: %v", err)
+				}
+				if !c.closed() {
+					t.Fatal("connection still open after Shutdown")
+				}
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv, addr := okServer(t, tt.idle)
+			c := dial(t, addr)
+			c.send("GET / HTTP/1.1\r\nHost: h\r\n\r\n")
+			if res, body := c.read("GET"); res.StatusCode != 200 || body != "ok" {
+				t.Fatalf("first request: %d %q", res.StatusCode, body)
+			}
+			tt.run(t, srv, c)
+		})
+	}
+}
