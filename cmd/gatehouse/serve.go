@@ -6,10 +6,13 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"sync"
 	"syscall"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/gatehouse-proxy/gatehouse/internal/admin"
 	"github.com/gatehouse-proxy/gatehouse/internal/cluster"
 	"github.com/gatehouse-proxy/gatehouse/internal/config"
 	"github.com/gatehouse-proxy/gatehouse/internal/listen"
@@ -28,6 +31,13 @@ type server struct {
 	// Swap can happen, so shutdown sees the final runtime.
 	reloadDone chan struct{}
 	load       func() (*config.Config, error)
+
+	// reloadMu serialises reloads from every source (the loop, the admin
+	// API) and guards admin and closing.
+	reloadMu sync.Mutex
+	closing  bool         // shutdown began: no more reloads
+	admin    *adminServer // nil when the admin API is off
+	started  time.Time
 }
 
 // serve runs cfg until SIGTERM/SIGINT (or ctx ends). load, when non-nil,
@@ -47,7 +57,7 @@ func serve(ctx context.Context, cfg *config.Config, load func() (*config.Config,
 		printErr(stderr, err)
 		return exitError
 	}
-	s := &server{logger: logger, level: level, holder: runtime.NewHolder(rt), reloads: make(chan string, 1), reloadDone: make(chan struct{}), load: load}
+	s := &server{logger: logger, level: level, holder: runtime.NewHolder(rt), reloads: make(chan string, 1), reloadDone: make(chan struct{}), load: load, started: time.Now()}
 	s.mgr = listen.NewManager(s.holder, logger)
 
 	// Signal handlers and the file watcher go in before "ready": a SIGHUP
@@ -73,6 +83,17 @@ func serve(ctx context.Context, cfg *config.Config, load func() (*config.Config,
 		logger.Warn("config warning", "warning", w.Error())
 	}
 	go s.reloadLoop(ctx)
+	// The admin API comes up before "ready" so that "ready" means all of
+	// it; a port it cannot have stops the start like a listener's would.
+	s.reloadMu.Lock()
+	err = s.applyAdmin(cfg.Admin)
+	s.reloadMu.Unlock()
+	if err != nil {
+		logger.Error("cannot start the admin API", "error", err)
+		stop()
+		s.shutdown()
+		return exitError
+	}
 	logger.Info("ready", "generation", rt.Generation(), "routes", len(cfg.Routes))
 
 	for {
@@ -105,37 +126,53 @@ func (s *server) reloadLoop(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case reason := <-s.reloads:
-			s.reload(reason)
+			_, _ = s.reloadNow(reason)
 		}
 	}
 }
 
-// reload builds a new runtime beside the current one and swaps it in. A
-// broken file is refused with its positions logged, and the old
-// configuration keeps serving.
-func (s *server) reload(reason string) {
+// reloadNow builds a new runtime beside the current one and swaps it in,
+// and returns its generation. A broken file is refused with its positions
+// logged and returned (a config.ErrorList), and the old configuration keeps
+// serving. SIGHUP, the file watcher and the admin API all end here.
+func (s *server) reloadNow(reason string) (uint64, error) {
+	s.reloadMu.Lock()
+	defer s.reloadMu.Unlock()
+	if s.load == nil {
+		return 0, admin.ErrNoReload
+	}
+	if s.closing {
+		return 0, errShuttingDown
+	}
+	fail := func(err error) (uint64, error) {
+		s.logger.Error("config reload failed", "reason", reason, "error", err.Error())
+		return 0, err
+	}
 	cfg, err := s.load()
 	if err != nil {
-		s.logger.Error("config reload failed", "reason", reason, "error", err.Error())
-		return
+		return fail(err)
 	}
 	cur := s.holder.Current()
 	next, err := runtime.Build(cfg, cur, runtime.Options{Logger: s.logger})
 	if err != nil {
-		s.logger.Error("config reload failed", "reason", reason, "error", err.Error())
-		return
+		return fail(err)
 	}
 	if err := s.mgr.Apply(cfg); err != nil {
 		next.Discard(cur)
-		s.logger.Error("config reload failed", "reason", reason, "error", err.Error())
-		return
+		return fail(err)
 	}
 	s.level.Set(parseLevel(cfg.Log.Level))
 	s.holder.Swap(next)
 	for _, w := range next.Warnings() {
 		s.logger.Warn("config warning", "warning", w.Error())
 	}
+	// Before "config reloaded", so that the line means all of it applies.
+	if err := s.applyAdmin(cfg.Admin); err != nil {
+		// The new configuration serves; only the admin API's move failed.
+		s.logger.Error("admin API not moved; it stays where it was", "error", err)
+	}
 	s.logger.Info("config reloaded", "reason", reason, "generation", next.Generation())
+	return next.Generation(), nil
 }
 
 // shutdown stops accepting, drains in-flight requests (streams and
@@ -146,6 +183,9 @@ func (s *server) shutdown() int {
 	s.logger.Info("shutting down", "timeout", timeout.String())
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
+	// The admin API first: a reload it is running finishes, and none
+	// starts after, so the listeners and the runtime below are final.
+	s.stopAdmin(ctx)
 	if err := s.mgr.Shutdown(ctx); err != nil {
 		s.logger.Warn("listeners did not drain in time", "error", err)
 	}

@@ -29,8 +29,13 @@ type Options struct {
 	// Logger receives background revalidation failures (default: discard).
 	Logger *slog.Logger
 	// MaxObjectSize is the largest body stored; larger responses stream
-	// through uncached. At most the store's capacity.
+	// through uncached. At most the store's capacity (with a disk store,
+	// the larger of its capacity and the disk's).
 	MaxObjectSize int64
+	// DiskMinObjectSize is the smallest body kept in the store's disk
+	// store (default DefaultDiskMinObjectSize); smaller ones stay in
+	// memory. Unused when the store has no disk.
+	DiskMinObjectSize int64
 	// DefaultTTL, when positive, replaces the Last-Modified heuristic
 	// (RFC 9111 §4.2.2) for responses without explicit freshness.
 	DefaultTTL time.Duration
@@ -82,7 +87,14 @@ func New(store *Store, opts Options) (*Cache, error) {
 	if opts.MaxObjectSize == 0 {
 		opts.MaxObjectSize = DefaultMaxObjectSize
 	}
-	opts.MaxObjectSize = min(opts.MaxObjectSize, store.Capacity())
+	limit := store.Capacity()
+	if d := store.Disk(); d != nil {
+		limit = max(limit, d.Capacity())
+		if opts.DiskMinObjectSize == 0 {
+			opts.DiskMinObjectSize = DefaultDiskMinObjectSize
+		}
+	}
+	opts.MaxObjectSize = min(opts.MaxObjectSize, limit)
 	if opts.HeuristicMax == 0 {
 		opts.HeuristicMax = DefaultHeuristicMax
 	}
@@ -95,6 +107,8 @@ func New(store *Store, opts Options) (*Cache, error) {
 	switch {
 	case opts.MaxObjectSize < 0:
 		return nil, fmt.Errorf("%w: max_object_size is negative", ErrOptions)
+	case opts.DiskMinObjectSize < 0:
+		return nil, fmt.Errorf("%w: disk.min_object_size is negative", ErrOptions)
 	case opts.DefaultTTL < 0, opts.HeuristicMax < 0, opts.StaleIfError < 0, opts.StaleWhileRevalidate < 0, opts.LockTimeout < 0:
 		return nil, fmt.Errorf("%w: negative duration", ErrOptions)
 	case opts.Post.MaxBody < 0:
@@ -222,6 +236,9 @@ func (c *Cache) bypass(w http.ResponseWriter, r *http.Request, next http.Handler
 func (c *Cache) fetch(w http.ResponseWriter, r *http.Request, rs *reqState, next http.Handler, swallow func(int) bool) *fillWriter {
 	rs.reqTime = c.now()
 	fw := &fillWriter{w: w, c: c, rs: rs, swallow: swallow, declared: -1}
+	// A panic (a backend cut off mid-body) skips finish: the temporary
+	// file of a disk fill must still go.
+	defer fw.discard()
 	next.ServeHTTP(fw, r)
 	if !fw.headDone {
 		fw.WriteHeader(http.StatusOK)

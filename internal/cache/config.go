@@ -30,6 +30,21 @@ type Config struct {
 	// backend's freshness.
 	ForceTTL         map[string]config.Duration `yaml:"force_ttl"`
 	IgnoreDirectives []string                   `yaml:"ignore_directives"`
+	// Disk, when its Path is set, keeps bodies of at least MinObjectSize
+	// in files under Path (the optional disk store).
+	Disk DiskConfig `yaml:"disk"`
+}
+
+// DiskConfig is Config.Disk: the optional on-disk store for large bodies.
+type DiskConfig struct {
+	// Path is the directory (created 0700 if missing); empty: no disk
+	// store. Gatehouse works only in subdirectories it creates there.
+	Path string `yaml:"path"`
+	// Size bounds the bodies on disk. Default 1GB.
+	Size config.Size `yaml:"size"`
+	// MinObjectSize: bodies at least this large go to disk, smaller ones
+	// stay in memory. Default 1MB; at most max_object_size.
+	MinObjectSize config.Size `yaml:"min_object_size"`
 }
 
 // KeyConfig is Config.Key.
@@ -68,6 +83,14 @@ func (cfg Config) withDefaults() Config {
 	if cfg.Size == 0 {
 		cfg.Size = DefaultSize
 	}
+	if cfg.Disk.Path != "" {
+		if cfg.Disk.Size == 0 {
+			cfg.Disk.Size = DefaultDiskSize
+		}
+		if cfg.Disk.MinObjectSize == 0 {
+			cfg.Disk.MinObjectSize = DefaultDiskMinObjectSize
+		}
+	}
 	return cfg
 }
 
@@ -87,6 +110,21 @@ func (cfg Config) options() (Options, error) {
 	}
 	if cfg.Size < 0 {
 		return o, fmt.Errorf("%w: size is negative", ErrOptions)
+	}
+	if d := cfg.Disk; d.Path != "" {
+		maxObj := cfg.MaxObjectSize.Int64()
+		if maxObj == 0 {
+			maxObj = DefaultMaxObjectSize
+		}
+		switch {
+		case d.Size < 0, d.MinObjectSize < 0:
+			return o, fmt.Errorf("%w: disk: size and min_object_size must not be negative", ErrOptions)
+		case d.MinObjectSize.Int64() > maxObj:
+			return o, fmt.Errorf("%w: disk.min_object_size (%s) is larger than max_object_size (%s): nothing would be stored on disk", ErrOptions, d.MinObjectSize, config.Size(maxObj))
+		}
+		o.DiskMinObjectSize = d.MinObjectSize.Int64()
+	} else if cfg.Disk.Size != 0 || cfg.Disk.MinObjectSize != 0 {
+		return o, fmt.Errorf("%w: disk: size and min_object_size need a path", ErrOptions)
 	}
 	for k, d := range cfg.ForceTTL {
 		code, err := strconv.Atoi(k)

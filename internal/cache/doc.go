@@ -9,7 +9,8 @@
 // responses with Age, Cache-Status (RFC 9211), conditionals and ranges
 // (serve.go), storing responses while they stream to the client
 // (fill.go), coalescing of concurrent misses (flight.go), the bounded
-// in-memory store with segmented-LRU admission (store.go), POST body
+// in-memory store with segmented-LRU admission (store.go), the optional
+// on-disk store for large bodies (disk.go, fill_disk.go), POST body
 // keys (post.go) and purging (purge.go). Redis fan-out of purges lives in
 // internal/cluster (cache_purge.go).
 //

@@ -1,6 +1,8 @@
 package cache
 
 import (
+	"bytes"
+	"io"
 	"net/http"
 	"strings"
 	"time"
@@ -17,7 +19,8 @@ type Entry struct {
 	// Header is the stored response header (clipped slices: appending to
 	// a value never writes into the Entry).
 	Header http.Header
-	Body   []byte
+	// Body is the stored body, nil when it is in a file of the disk store.
+	Body []byte
 	// ReqTime and RespTime are request_time and response_time of RFC 9111
 	// §4.2.3: when the exchange that produced the entry started and when
 	// its head arrived.
@@ -33,6 +36,9 @@ type Entry struct {
 	// corrected_initial_age (§4.2.3), both fixed when stored.
 	lifetime, initialAge time.Duration
 	size                 int64
+	// disk, when set, holds the body in a file (the disk store); only the
+	// head counts against the memory bound.
+	disk *diskObject
 
 	prev, next *Entry
 	seg        uint8 // segment of the store: segNone, segProbation, segProtected
@@ -55,8 +61,39 @@ func (e *Entry) Lifetime() time.Duration { return e.lifetime }
 // still count against the bound.
 const entryOverhead = 512
 
+// diskObjectOverhead approximates a diskObject's memory beyond its path.
+const diskObjectOverhead = 96
+
+// OnDisk reports whether the body is in a file of the disk store.
+func (e *Entry) OnDisk() bool { return e.disk != nil }
+
+// BodySize is the stored body's length in bytes, in memory or on disk.
+func (e *Entry) BodySize() int64 {
+	if e.disk != nil {
+		return e.disk.size
+	}
+	return int64(len(e.Body))
+}
+
+// body returns a reader over the stored body and a function that releases
+// it. For a body on disk it opens the file; errObjectGone means the file
+// was evicted or purged after the lookup (the entry is as good as missing).
+func (e *Entry) body() (io.ReadSeeker, func(), error) {
+	if e.disk == nil {
+		return bytes.NewReader(e.Body), func() {}, nil
+	}
+	f, err := e.disk.open()
+	if err != nil {
+		return nil, nil, err
+	}
+	return f, func() { _ = f.Close() }, nil
+}
+
 func (e *Entry) computeSize() {
 	n := int64(entryOverhead + len(e.Key) + len(e.Variant) + len(e.Body))
+	if e.disk != nil {
+		n += int64(len(e.disk.path)) + diskObjectOverhead
+	}
 	for k, vs := range e.Header {
 		n += int64(len(k)) + 32
 		for _, v := range vs {

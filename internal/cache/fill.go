@@ -5,6 +5,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -34,6 +35,8 @@ type fillWriter struct {
 	storing  bool
 	entry    *Entry
 	buf      []byte
+	tmp      *os.File // the body's temporary file when bound for the disk store
+	kept     int64    // bytes of the body kept (buf or tmp)
 	written  int64
 	declared int64 // Content-Length, -1 if none
 }
@@ -97,10 +100,15 @@ func (f *fillWriter) prepare(code int, h http.Header) string {
 			return whyTooLarge
 		}
 		f.declared = n
-		f.buf = make([]byte, 0, n)
+		if !f.toDisk(n) {
+			f.buf = make([]byte, 0, n)
+		}
+	}
+	f.storing = true
+	if f.declared >= 0 && f.toDisk(f.declared) && !f.startFile() {
+		return whyDisk
 	}
 	f.entry = f.c.newEntry(rs, code, h, cc, f.c.now())
-	f.storing = true
 	return ""
 }
 
@@ -114,12 +122,7 @@ func (f *fillWriter) Write(b []byte) (int, error) {
 	n, err := f.w.Write(b)
 	f.written += int64(n)
 	if f.storing {
-		if int64(len(f.buf)+n) > f.c.opts.MaxObjectSize {
-			// Past the limit: abandon the fill, keep streaming.
-			f.storing, f.buf = false, nil
-		} else {
-			f.buf = append(f.buf, b[:n]...)
-		}
+		f.keep(b[:n])
 	}
 	return n, err
 }
@@ -155,7 +158,7 @@ func (f *fillWriter) FlushError() error {
 
 // Hijack hands the connection over; nothing is stored.
 func (f *fillWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
-	f.storing, f.buf = false, nil
+	f.discard()
 	return http.NewResponseController(f.w).Hijack()
 }
 
@@ -165,14 +168,21 @@ func (f *fillWriter) Unwrap() http.ResponseWriter { return f.w }
 // finish stores the filled entry when the response ended complete: the
 // handler returned normally (a backend cut off mid-body panics with
 // http.ErrAbortHandler instead) and the body has its declared length.
+// Otherwise the fill is discarded (and its temporary file deleted).
 func (f *fillWriter) finish(completed bool) *Entry {
 	if !f.storing || !completed || (f.declared >= 0 && f.written != f.declared) {
+		f.discard()
 		return nil
 	}
 	e := f.entry
-	e.Body = f.buf
+	f.storing = false
+	if !f.commitBody(e) {
+		return nil
+	}
+	f.buf = nil
 	e.computeSize()
 	if !f.c.store.Put(e) {
+		removeUnstored(e)
 		return nil
 	}
 	return e

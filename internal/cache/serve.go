@@ -1,8 +1,8 @@
 package cache
 
 import (
-	"bytes"
 	"context"
+	"io"
 	"net/http"
 	"strconv"
 	"time"
@@ -27,20 +27,27 @@ func (c *Cache) serveStored(w http.ResponseWriter, r *http.Request, rs *reqState
 		// §5.2.1.3: min-fresh asks for at least that much freshness left.
 		freshOK := req.MinFresh < 0 || life-age >= time.Duration(req.MinFresh)*time.Second
 		if fresh && freshOK {
-			c.serveEntry(w, r, rs, e, now, hitStatus(rs, e, age, ""))
+			if !c.serveEntry(w, r, rs, e, now, hitStatus(rs, e, age, "")) {
+				c.lost(w, r, rs, e, next)
+			}
 			return
 		}
 		stale := age - life
 		if !fresh && e.mayServeStale() && req.MinFresh < 0 {
 			// §5.2.1.2: max-stale lets the client take a stale response.
 			if req.MaxStaleAny || (req.MaxStale >= 0 && stale <= time.Duration(req.MaxStale)*time.Second) {
-				c.serveEntry(w, r, rs, e, now, hitStatus(rs, e, age, "stale"))
+				if !c.serveEntry(w, r, rs, e, now, hitStatus(rs, e, age, "stale")) {
+					c.lost(w, r, rs, e, next)
+				}
 				return
 			}
 			// RFC 5861 §3: stale-while-revalidate.
 			if win := staleWindow(e.cc.StaleWhileRevalidate, -1, c.opts.StaleWhileRevalidate); !rs.post && win > 0 && stale <= win {
+				if !c.serveEntry(w, r, rs, e, now, hitStatus(rs, e, age, "stale-while-revalidate")) {
+					c.lost(w, r, rs, e, next)
+					return
+				}
 				c.backgroundRevalidate(r, rs, e, next)
-				c.serveEntry(w, r, rs, e, now, hitStatus(rs, e, age, "stale-while-revalidate"))
 				return
 			}
 		}
@@ -68,12 +75,34 @@ func hitStatus(rs *reqState, e *Entry, age time.Duration, detail string) string 
 	return s
 }
 
+// lost handles an entry whose body file went away (evicted or purged
+// between lookup and read): it is dropped and the request is a miss.
+func (c *Cache) lost(w http.ResponseWriter, r *http.Request, rs *reqState, e *Entry, next http.Handler) {
+	c.store.Remove(e)
+	if rs.reqCC.OnlyIfCached {
+		c.gatewayTimeout(w, "gatehouse; fwd=miss; detail=only-if-cached")
+		return
+	}
+	rs.fwd = "uri-miss"
+	c.fetch(w, r, rs, next, nil)
+}
+
 // serveEntry writes e to w with Age (§5.1, on every response from the
 // cache) and Cache-Status. A stored 200 to GET/HEAD goes through
 // http.ServeContent, which answers the client's own conditional requests
 // (§4.3.2: If-None-Match, If-Modified-Since → 304) and Range requests
-// (RFC 9110 §14: 206 from the stored full response, If-Range honoured).
-func (c *Cache) serveEntry(w http.ResponseWriter, r *http.Request, rs *reqState, e *Entry, now time.Time, status string) {
+// (RFC 9110 §14: 206 from the stored full response, If-Range honoured);
+// a body on disk is read from its file the same way. It returns false,
+// having written nothing, when the body's file is gone.
+func (c *Cache) serveEntry(w http.ResponseWriter, r *http.Request, rs *reqState, e *Entry, now time.Time, status string) bool {
+	if _, ok := w.(*discardWriter); ok {
+		return true // a background revalidation: no need to read the body
+	}
+	body, release, err := e.body()
+	if err != nil {
+		return false
+	}
+	defer release()
 	h := w.Header()
 	for k, v := range e.Header {
 		h[k] = v // stored slices are clipped: an append elsewhere copies
@@ -85,14 +114,15 @@ func (c *Cache) serveEntry(w http.ResponseWriter, r *http.Request, rs *reqState,
 			h["Content-Type"] = nil // no sniffing: serve what was stored
 		}
 		delete(h, "Content-Length")
-		http.ServeContent(w, r, "", e.lastMod, bytes.NewReader(e.Body))
-		return
+		http.ServeContent(w, r, "", e.lastMod, body)
+		return true
 	}
-	h["Content-Length"] = []string{strconv.Itoa(len(e.Body))}
+	h["Content-Length"] = []string{strconv.FormatInt(e.BodySize(), 10)}
 	w.WriteHeader(e.Status)
 	if r.Method != http.MethodHead {
-		_, _ = w.Write(e.Body)
+		_, _ = io.Copy(w, body)
 	}
+	return true
 }
 
 // backgroundRevalidate refreshes e without the client waiting (RFC 5861

@@ -2,7 +2,9 @@ package cache
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
+	"os"
 	"strings"
 	"sync"
 )
@@ -36,6 +38,15 @@ type Store struct {
 	tags     map[string]map[*Entry]struct{}
 	prob     list // head = most recent
 	prot     list
+
+	// The optional disk store of large bodies: its LRU of files (head =
+	// most recent), the bytes they hold, and files dropped under the lock
+	// that unlock deletes once the lock is released.
+	disk     *Disk
+	diskUsed int64
+	dhead    *diskObject
+	dtail    *diskObject
+	pending  []*diskObject
 }
 
 type list struct{ head, tail *Entry }
@@ -73,6 +84,100 @@ func NewStore(capacity int64) (*Store, error) {
 	return &Store{capacity: capacity, buckets: map[string][]*Entry{}, tags: map[string]map[*Entry]struct{}{}}, nil
 }
 
+// NewStoreWithDisk is NewStore with an on-disk store for large bodies: an
+// Entry whose body is in a file of disk counts its header and overhead
+// against capacity and its body against disk's capacity; both bounds
+// hold. Close closes disk.
+func NewStoreWithDisk(capacity int64, disk *Disk) (*Store, error) {
+	if disk == nil {
+		return nil, fmt.Errorf("%w: nil disk", ErrDisk)
+	}
+	s, err := NewStore(capacity)
+	if err != nil {
+		return nil, err
+	}
+	s.disk = disk
+	return s, nil
+}
+
+// Disk returns the store's disk store, nil if it has none.
+func (s *Store) Disk() *Disk { return s.disk }
+
+// DiskUsed is the size of the bodies stored on disk, in bytes; at most
+// Disk().Capacity().
+func (s *Store) DiskUsed() int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.diskUsed
+}
+
+// Close releases the disk store (its files are deleted). The store must
+// not be used afterwards. It is what env.Shared calls once no runtime uses
+// the store.
+func (s *Store) Close() error {
+	if s.disk == nil {
+		return nil
+	}
+	return s.disk.Close()
+}
+
+// unlock releases the lock and then deletes the files dropped under it
+// (no file I/O under the store's lock).
+func (s *Store) unlock() {
+	p := s.pending
+	s.pending = nil
+	s.mu.Unlock()
+	for _, o := range p {
+		_ = os.Remove(o.path)
+	}
+}
+
+func (s *Store) dpush(o *diskObject) {
+	o.prev, o.next, o.listed = nil, s.dhead, true
+	if s.dhead != nil {
+		s.dhead.prev = o
+	}
+	s.dhead = o
+	if s.dtail == nil {
+		s.dtail = o
+	}
+}
+
+func (s *Store) dunlink(o *diskObject) {
+	if o.prev != nil {
+		o.prev.next = o.next
+	} else {
+		s.dhead = o.next
+	}
+	if o.next != nil {
+		o.next.prev = o.prev
+	} else {
+		s.dtail = o.prev
+	}
+	o.prev, o.next, o.listed = nil, nil, false
+}
+
+// dropObject takes o off the disk accounting and schedules its file for
+// deletion; readers that opened it already keep reading (see diskObject).
+func (s *Store) dropObject(o *diskObject) {
+	if !o.listed {
+		return
+	}
+	s.dunlink(o)
+	s.diskUsed -= o.size
+	o.owner = nil
+	o.markDeleted()
+	s.pending = append(s.pending, o)
+}
+
+// evictObject removes the least recently used file and its entry.
+func (s *Store) evictObject(o *diskObject) {
+	if e := o.owner; e != nil && e.seg != segNone {
+		s.removeLocked(e)
+	}
+	s.dropObject(o)
+}
+
 // Capacity is the bound in bytes.
 func (s *Store) Capacity() int64 { return s.capacity }
 
@@ -104,6 +209,10 @@ func (s *Store) lookup(key, variant string, h http.Header) (e *Entry, any bool) 
 	for i := len(b) - 1; i >= 0; i-- {
 		if b[i].matches(variant, h) {
 			s.touch(b[i])
+			if o := b[i].disk; o != nil && o.listed {
+				s.dunlink(o)
+				s.dpush(o)
+			}
 			return b[i], true
 		}
 	}
@@ -139,8 +248,11 @@ func (s *Store) rebalance() {
 
 // Put stores e, replacing the entry with the same variant and Vary values
 // (RFC 9111 §4: the newer response replaces the older one). It returns
-// false when e alone is larger than the capacity. Eviction takes the
-// least recently used probation entries first, then protected ones.
+// false when e alone is larger than the capacity, or its body file is
+// larger than the disk's capacity or already gone (the caller then deletes
+// a file it made). Eviction takes the least recently used probation
+// entries first, then protected ones; a body file over the disk bound
+// evicts the least recently used files (and their entries).
 func (s *Store) Put(e *Entry) bool {
 	if e.size == 0 {
 		e.computeSize()
@@ -149,7 +261,16 @@ func (s *Store) Put(e *Entry) bool {
 		return false
 	}
 	s.mu.Lock()
-	defer s.mu.Unlock()
+	defer s.unlock()
+	o := e.disk
+	if o != nil {
+		if s.disk == nil || o.size > s.disk.capacity || o.isDeleted() {
+			return false
+		}
+		// Held before the entry it replaces is removed: a 304 merge
+		// shares the file with it.
+		o.refs++
+	}
 	for _, old := range s.buckets[e.Key] {
 		if old.Variant == e.Variant && slicesEqual(old.vary, e.vary) && slicesEqual(old.varyVals, e.varyVals) {
 			s.removeLocked(old)
@@ -165,6 +286,18 @@ func (s *Store) Put(e *Entry) bool {
 			break
 		}
 		s.removeLocked(victim)
+	}
+	if o != nil {
+		if o.listed {
+			s.dunlink(o)
+		} else {
+			for s.diskUsed+o.size > s.disk.capacity && s.dtail != nil {
+				s.evictObject(s.dtail)
+			}
+			s.diskUsed += o.size
+		}
+		s.dpush(o)
+		o.owner = e
 	}
 	s.buckets[e.Key] = append(s.buckets[e.Key], e)
 	for _, t := range e.tags {
@@ -184,7 +317,7 @@ func (s *Store) Put(e *Entry) bool {
 // Remove deletes e if it is still stored.
 func (s *Store) Remove(e *Entry) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
+	defer s.unlock()
 	if e.seg != segNone {
 		s.removeLocked(e)
 	}
@@ -202,6 +335,11 @@ func (s *Store) removeLocked(e *Entry) {
 	}
 	e.seg = segNone
 	s.used -= e.size
+	if o := e.disk; o != nil {
+		if o.refs--; o.refs <= 0 {
+			s.dropObject(o)
+		}
+	}
 	b := s.buckets[e.Key]
 	for i, x := range b {
 		if x == e {
@@ -227,7 +365,7 @@ func (s *Store) removeLocked(e *Entry) {
 // PurgeKey removes every entry under the primary key; it returns how many.
 func (s *Store) PurgeKey(key string) int {
 	s.mu.Lock()
-	defer s.mu.Unlock()
+	defer s.unlock()
 	b := append([]*Entry(nil), s.buckets[key]...)
 	for _, e := range b {
 		s.removeLocked(e)
@@ -239,7 +377,7 @@ func (s *Store) PurgeKey(key string) int {
 // It walks all keys: purges are rare, lookups are not.
 func (s *Store) PurgePrefix(prefix string) int {
 	s.mu.Lock()
-	defer s.mu.Unlock()
+	defer s.unlock()
 	n := 0
 	for k, b := range s.buckets {
 		if strings.HasPrefix(k, prefix) {
@@ -255,7 +393,7 @@ func (s *Store) PurgePrefix(prefix string) int {
 // PurgeTag removes every entry tagged tag (Surrogate-Key / Cache-Tag).
 func (s *Store) PurgeTag(tag string) int {
 	s.mu.Lock()
-	defer s.mu.Unlock()
+	defer s.unlock()
 	m := s.tags[tag]
 	n := 0
 	for e := range m {

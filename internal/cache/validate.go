@@ -49,24 +49,33 @@ func (c *Cache) revalidate(w http.ResponseWriter, r *http.Request, rs *reqState,
 		return
 	}
 	if fw.status != http.StatusNotModified {
-		c.serveEntry(w, r, rs, e, c.now(), "gatehouse; fwd=stale; fwd-status="+strconv.Itoa(fw.status)+"; detail=stale-if-error")
+		if !c.serveEntry(w, r, rs, e, c.now(), "gatehouse; fwd=stale; fwd-status="+strconv.Itoa(fw.status)+"; detail=stale-if-error") {
+			// The stale body's file is gone: the backend's error is all
+			// there is (its body was not kept).
+			c.store.Remove(e)
+			addCacheStatus(w.Header(), "gatehouse; fwd=stale; fwd-status="+strconv.Itoa(fw.status))
+			w.WriteHeader(fw.status)
+		}
 		return
 	}
 	merged := c.merge(e, fw.held, rs)
-	if merged == nil {
-		// §4.3.4: the 304 validates a different representation; drop
-		// ours and fetch the full response.
+	if merged != nil && !rs.reqCC.NoStore {
+		c.store.Put(merged)
+	}
+	if merged == nil || !c.serveEntry(w, r, rs, merged, c.now(), "gatehouse; fwd="+rs.fwd+"; fwd-status=304") {
+		// §4.3.4: the 304 validates a different representation (or
+		// the body's file is gone); drop ours and fetch the full
+		// response.
 		c.store.Remove(e)
+		if merged != nil {
+			c.store.Remove(merged)
+		}
 		for _, k := range []string{"If-None-Match", "If-Modified-Since"} {
 			delete(out.Header, k)
 		}
 		c.fetch(w, out, rs, next, nil)
 		return
 	}
-	if !rs.reqCC.NoStore {
-		c.store.Put(merged)
-	}
-	c.serveEntry(w, r, rs, merged, c.now(), "gatehouse; fwd="+rs.fwd+"; fwd-status=304")
 }
 
 // merge applies a 304's header fields to a copy of e (RFC 9111 §3.2: every
@@ -90,7 +99,7 @@ func (c *Cache) merge(e *Entry, h http.Header, rs *reqState) *Entry {
 	c.applyIgnores(&cc)
 	stripFields(hdr, cc)
 	n := &Entry{
-		Key: e.Key, Variant: e.Variant, Status: e.Status, Header: hdr, Body: e.Body,
+		Key: e.Key, Variant: e.Variant, Status: e.Status, Header: hdr, Body: e.Body, disk: e.disk,
 		ReqTime: rs.reqTime, RespTime: c.now(), cc: cc, vary: e.vary, varyVals: e.varyVals,
 		etag: hdr.Get("Etag"), lastMod: e.lastMod,
 	}

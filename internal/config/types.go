@@ -18,6 +18,8 @@ type Config struct {
 	// Cluster configures state shared between Gatehouse instances
 	// (types_cluster.go).
 	Cluster Cluster `yaml:"cluster"`
+	// Admin, when set, serves the admin API (types_admin.go). Default off.
+	Admin *Admin `yaml:"admin"`
 
 	// File is the path the configuration was read from ("" for a config built
 	// in code, such as quick mode's); used in error positions.
@@ -29,8 +31,9 @@ type Config struct {
 
 // Server holds settings of the client side that apply to every listener.
 type Server struct {
-	// Engine selects the HTTP/1.1 implementation: "nethttp" (default).
-	// The own engine ("native") arrives with the performance issue.
+	// Engine selects the HTTP/1.1 implementation of plain listeners:
+	// "native" (default: Gatehouse's own engine, handing to net/http what
+	// it does not serve natively) or "nethttp".
 	Engine string `yaml:"engine"`
 	// ReadHeaderTimeout bounds reading a request head (slowloris). Default 10s.
 	ReadHeaderTimeout Duration `yaml:"read_header_timeout"`

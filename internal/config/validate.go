@@ -34,6 +34,7 @@ func (c *Config) normalize() errs {
 	v.log()
 	v.cluster()
 	v.protection()
+	v.admin()
 	return v.errs
 }
 
