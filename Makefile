@@ -4,7 +4,7 @@ BIN     ?= bin/gatehouse
 PKGS    ?= ./...
 FUZZTIME ?= 30s
 
-.PHONY: all build test test-deps vet fmt bench gobench fuzz clean
+.PHONY: all build test test-deps vet fmt bench bench-cache gobench fuzz clean
 
 all: build
 
@@ -38,6 +38,12 @@ gobench:
 bench: build
 	./scripts/bench-deps.sh
 	cd ../shared/bench && GATEHOUSE=$(CURDIR)/$(BIN) ./run.sh
+
+# Cache hits: Gatehouse's cache against nginx's proxy_cache, same origin
+# and placement as the harness (docs/performance.md, "HTTP cache hits").
+bench-cache: build
+	./scripts/bench-deps.sh
+	GATEHOUSE=$(CURDIR)/$(BIN) ./scripts/bench-cache.sh
 
 # Runs every native fuzz target for FUZZTIME each.
 fuzz:
