@@ -454,7 +454,7 @@ func (c *conn) finish(req *Request) bool {
 
 // refuse answers a refused request like the guard does and closes.
 func (c *conn) refuse(status int) {
-	_, _ = io.WriteString(c.nc, refusal(status))
+	_, _ = io.WriteString(c.nc, protocol.RefusalResponse(status))
 	c.closeLingering()
 }
 

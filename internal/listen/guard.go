@@ -6,7 +6,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"strconv"
 	"sync"
 	"time"
 
@@ -281,7 +280,7 @@ func (g *guardConn) refuse(p []byte) (int, error) {
 // respond writes the minimal error response, half-closes and drains.
 func (g *guardConn) respond(status int) {
 	g.wmu.Lock()
-	_, err := io.WriteString(g.Conn, errorResponse(status))
+	_, err := io.WriteString(g.Conn, protocol.RefusalResponse(status))
 	g.wmu.Unlock()
 	if err != nil {
 		return
@@ -292,27 +291,6 @@ func (g *guardConn) respond(status int) {
 	if g.Conn.SetReadDeadline(time.Now().Add(lingerTimeout)) == nil {
 		_, _ = io.CopyN(io.Discard, g.Conn, lingerBytes)
 	}
-}
-
-// errorResponse is the whole response for status: no client byte, no Go
-// error text.
-func errorResponse(status int) string {
-	text := strconv.Itoa(status) + " " + statusText(status) + "\n"
-	return "HTTP/1.1 " + strconv.Itoa(status) + " " + statusText(status) +
-		"\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\nContent-Length: " +
-		strconv.Itoa(len(text)) + "\r\n\r\n" + text
-}
-
-func statusText(status int) string {
-	switch status {
-	case 414:
-		return "URI Too Long"
-	case 431:
-		return "Request Header Fields Too Large"
-	case 505:
-		return "HTTP Version Not Supported"
-	}
-	return "Bad Request"
 }
 
 // Write implements net.Conn. It watches the response stream (RFC 9112 §6.3)

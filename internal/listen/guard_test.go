@@ -323,14 +323,27 @@ func TestGuardErrorResponse(t *testing.T) {
 	for _, status := range []int{400, 414, 431, 505} {
 		t.Run(fmt.Sprint(status), func(t *testing.T) {
 			t.Parallel()
-			res, err := http.ReadResponse(bufio.NewReader(strings.NewReader(errorResponse(status))), nil)
+			res, err := http.ReadResponse(bufio.NewReader(strings.NewReader(protocol.RefusalResponse(status))), nil)
 			if err != nil || res.StatusCode != status || res.Close != true {
 				t.Fatalf("%v %v", res, err)
 			}
 			body, _ := io.ReadAll(res.Body)
-			if string(body) != fmt.Sprintf("%d %s\n", status, statusText(status)) {
+			if string(body) != fmt.Sprintf("%d %s\n", status, refusalReasonForTest(status)) {
 				t.Fatalf("body %q", body)
 			}
 		})
 	}
+}
+
+// refusalReasonForTest is the reason phrase the refusal must carry.
+func refusalReasonForTest(status int) string {
+	switch status {
+	case 414:
+		return "URI Too Long"
+	case 431:
+		return "Request Header Fields Too Large"
+	case 505:
+		return "HTTP Version Not Supported"
+	}
+	return "Bad Request"
 }

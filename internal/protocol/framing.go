@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strconv"
 )
 
 // FramingLimits bounds what a FramingScanner accepts. A zero field means its
@@ -368,4 +369,30 @@ func (s *FramingScanner) resetMessage() {
 // read to its end, i.e. a server may already be handling it.
 func (s *FramingScanner) HeadComplete() bool {
 	return s.st >= stBodyCL || s.inTrailer
+}
+
+// RefusalResponse is the whole HTTP/1.1 response for a request the framing
+// rules refuse (a Verdict's Status: 400, 414, 431, 505), byte for byte, so
+// the guard in front of net/http and the own engine answer a malformed
+// request identically: a short plain body, "Connection: close" (the
+// connection's framing can no longer be trusted, RFC 9112 §11.2), no client
+// byte and no Go error text.
+func RefusalResponse(status int) string {
+	reason := refusalReason(status)
+	text := strconv.Itoa(status) + " " + reason + "\n"
+	return "HTTP/1.1 " + strconv.Itoa(status) + " " + reason +
+		"\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\nContent-Length: " +
+		strconv.Itoa(len(text)) + "\r\n\r\n" + text
+}
+
+func refusalReason(status int) string {
+	switch status {
+	case 414:
+		return "URI Too Long"
+	case 431:
+		return "Request Header Fields Too Large"
+	case 505:
+		return "HTTP Version Not Supported"
+	}
+	return "Bad Request"
 }
