@@ -8,6 +8,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/gatehouse-proxy/gatehouse/internal/protocol"
 )
 
 // Normalize applies the defaults (defaults.go) and validates the result. It
@@ -85,7 +87,7 @@ func (v *validator) server() {
 			`write a network as "10.0.0.0/8" or "fd00::/8", or a single address as "192.0.2.7"`,
 			"trusted proxy %q is not an IP address or CIDR network", p)
 	}
-	if !s.RequestID.Disabled && !isToken(s.RequestID.Header) {
+	if !s.RequestID.Disabled && !protocol.IsToken(s.RequestID.Header) {
 		v.add("$.server.request_id.header", `use a header name such as "X-Request-ID"`,
 			"request ID header %q is not a valid header name", s.RequestID.Header)
 	}
@@ -196,21 +198,6 @@ func (v *validator) log() {
 	l := v.c.Log
 	v.oneOf("$.log.level", "log level", l.Level, LogLevels)
 	v.oneOf("$.log.format", "log format", l.Format, LogFormats)
-}
-
-// isToken reports whether s is an HTTP token (RFC 9110 section 5.6.2:
-// token = 1*tchar), the syntax of header field names and methods.
-func isToken(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0 || '0' <= c && c <= '9' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z') {
-			return false
-		}
-	}
-	return true
 }
 
 // upstreamHint lists the defined upstreams for "unknown upstream" errors.

@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/gatehouse-proxy/gatehouse/internal/protocol"
 )
 
 const regexHint = "regexes use RE2 syntax (no look-around or back-references): https://pkg.go.dev/regexp/syntax"
@@ -79,7 +81,7 @@ func (v *validator) action(path string, r *Route) {
 			v.add(path+".respond.status", "use a status code from 100 to 599", "route %q: respond status %d is not an HTTP status", r.Name, rs.Status)
 		}
 		for _, h := range sortedKeys(rs.Headers) {
-			if !isToken(h) {
+			if !protocol.IsToken(h) {
 				v.add(ChildPath(path+".respond.headers", h), "", "route %q: %q is not a valid header name", r.Name, h)
 			}
 		}
@@ -106,7 +108,7 @@ func (v *validator) match(path, route string, m Match) {
 	}
 	for i, meth := range m.Methods {
 		switch {
-		case !isToken(meth):
+		case !protocol.IsToken(meth):
 			v.add(IndexPath(path+".methods", i), `write methods such as GET, POST`, "route %q: %q is not an HTTP method", route, meth)
 		case strings.ToUpper(meth) != meth:
 			// RFC 9110 section 9.1: methods are case-sensitive, and the
@@ -117,7 +119,7 @@ func (v *validator) match(path, route string, m Match) {
 	}
 	for _, name := range sortedKeys(m.Headers) {
 		p := ChildPath(path+".headers", name)
-		if !isToken(name) {
+		if !protocol.IsToken(name) {
 			v.add(p, "", "route %q: %q is not a valid header name", route, name)
 		}
 		v.matchValue(p, route, m.Headers[name])

@@ -89,7 +89,7 @@ func NewProxyHandler(opts ProxyOptions) (*ProxyHandler, error) {
 		trusted: opts.Trusted, log: opts.Logger, now: opts.Now,
 	}
 	if opts.RequestIDHeader != "" {
-		if !isToken(opts.RequestIDHeader) {
+		if !protocol.IsToken(opts.RequestIDHeader) {
 			return nil, fmt.Errorf("%w: request ID header %q is not a field name", ErrBadProxyOptions, opts.RequestIDHeader)
 		}
 		h.idHeader = textproto.CanonicalMIMEHeaderKey(opts.RequestIDHeader)
@@ -102,31 +102,6 @@ func NewProxyHandler(opts ProxyOptions) (*ProxyHandler, error) {
 	}
 	return h, nil
 }
-
-// isToken reports whether s is an RFC 9110 §5.6.2 token (a field name).
-func isToken(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if !tokenByte[s[i]] {
-			return false
-		}
-	}
-	return s != ""
-}
-
-// tokenByte marks tchar (RFC 9110 §5.6.2). A constant table.
-var tokenByte = func() (t [256]bool) {
-	for c := '0'; c <= '9'; c++ {
-		t[c] = true
-	}
-	for c := 'a'; c <= 'z'; c++ {
-		t[c] = true
-		t[c-'a'+'A'] = true
-	}
-	for _, c := range "!#$%&'*+-.^_`|~" {
-		t[c] = true
-	}
-	return t
-}()
 
 // observeInfo is the per-request record the runtime shares.
 type observeInfo = observe.RequestInfo

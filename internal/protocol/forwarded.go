@@ -146,7 +146,7 @@ func validPortSuffix(s string) bool {
 // and one string per field it changes.
 func SetForwarded(out, in Header, peer netip.Addr, peerTrusted bool, proto, host string) {
 	peer = peer.Unmap().WithZone("")
-	if !isRFCToken(proto) {
+	if !IsToken(proto) {
 		proto = ""
 	}
 	if !safeFieldValue(host) {
@@ -230,7 +230,7 @@ func appendForwardedElement(buf []byte, peer netip.Addr, proto, host string) []b
 // quoted-string with '"' and '\' escaped (RFC 9110 §5.6.4). s must satisfy
 // safeFieldValue.
 func appendTokenOrQuoted(buf []byte, s string) []byte {
-	if isRFCToken(s) {
+	if IsToken(s) {
 		return append(buf, s...)
 	}
 	buf = append(buf, '"')

@@ -162,7 +162,7 @@ func validUpgradeList(s string) bool {
 			continue
 		}
 		name, version, hasVersion := strings.Cut(el, "/")
-		if !isRFCToken(name) || (hasVersion && !isRFCToken(version)) {
+		if !IsToken(name) || (hasVersion && !IsToken(version)) {
 			return false
 		}
 		seen = true
@@ -220,8 +220,9 @@ func isProtectedFromConnection(name string) bool {
 	return false
 }
 
-// isRFCToken reports whether s is a non-empty RFC 9110 §5.6.2 token.
-func isRFCToken(s string) bool {
+// IsToken reports whether s is a non-empty RFC 9110 §5.6.2 token
+// (token = 1*tchar): the syntax of field names and methods.
+func IsToken(s string) bool {
 	if s == "" {
 		return false
 	}
