@@ -4,7 +4,7 @@ BIN     ?= bin/gatehouse
 PKGS    ?= ./...
 FUZZTIME ?= 30s
 
-.PHONY: all build test test-deps vet fmt bench bench-cache gobench fuzz clean
+.PHONY: all build test test-deps vet fmt bench bench-cache gobench fuzz tls-scan clean
 
 all: build
 
@@ -44,6 +44,12 @@ bench: build
 bench-cache: build
 	./scripts/bench-deps.sh
 	GATEHOUSE=$(CURDIR)/$(BIN) ./scripts/bench-cache.sh
+
+# TLS configuration scan of a real TLS listener with Debian's testssl.sh
+# (installed by the script): no protocol below TLS 1.2, no weak or
+# non-AEAD cipher, forward secrecy everywhere. Minutes, so not in `test`.
+tls-scan: build
+	./scripts/tls-scan.sh $(BIN)
 
 # Runs every native fuzz target for FUZZTIME each.
 fuzz:

@@ -34,8 +34,14 @@ need_go
 # Later capabilities add theirs here (pebble, h2spec).
 # redis-server: the rate limiter's cluster tests start a real one
 # (internal/testutil/redisserver).
+# pebble: the ACME tests (internal/acme) run against a real pebble
+# (internal/testutil/pebble generates its HTTPS certificate; the Debian
+# package ships only /usr/bin/pebble).
 # chromium: test/e2e/browser_test.go drives the demo's web pages in headless
 # Chromium (/usr/bin/chromium) through chromedp.
-apt_install ca-certificates curl redis-server chromium
+apt_install ca-certificates curl redis-server chromium pebble
 go mod download
+# h2spec: a tool dependency in go.mod, run by test/e2e/h2spec_test.go as
+# `go tool h2spec`; building it here keeps the first test from paying for it.
+go tool h2spec --version >/dev/null
 echo "test-deps: ok"

@@ -17,6 +17,7 @@ import (
 	"github.com/gatehouse-proxy/gatehouse/internal/config"
 	"github.com/gatehouse-proxy/gatehouse/internal/listen"
 	"github.com/gatehouse-proxy/gatehouse/internal/runtime"
+	"github.com/gatehouse-proxy/gatehouse/internal/tlsconf"
 )
 
 // server is a running Gatehouse: the current runtime behind a Holder, the
@@ -59,6 +60,22 @@ func serve(ctx context.Context, cfg *config.Config, load func() (*config.Config,
 	}
 	s := &server{logger: logger, level: level, holder: runtime.NewHolder(rt), reloads: make(chan string, 1), reloadDone: make(chan struct{}), load: load, started: time.Now()}
 	s.mgr = listen.NewManager(s.holder, logger)
+	// TLS listeners get their ACME certificates and session ticket keys
+	// through the holder, so a reload that changes either reaches open
+	// listeners without reopening them.
+	tickets := s.holder.TicketKeys()
+	s.mgr.SetTLSOptions(func(lc config.Listener) tlsconf.Options {
+		o := tlsconf.Options{
+			Logger:     logger.With("listener", lc.Name),
+			DataDir:    runtime.DataDir(s.holder.Current().Config()),
+			TicketKeys: tickets,
+		}
+		// Every TLS listener asks the current runtime's ACME manager,
+		// which is none until a reload adds tls.acme (then it applies
+		// without reopening the listener).
+		o.ACME = s.holder.ACMESource(lc.Name)
+		return o
+	})
 
 	// Signal handlers and the file watcher go in before "ready": a SIGHUP
 	// arriving right after it would otherwise kill the process (its default

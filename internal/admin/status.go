@@ -31,9 +31,18 @@ type upstreamStatus struct {
 	Targets []targetStatus `json:"targets"`
 }
 
+// targetStatus is one target's state (upstream.TargetState).
 type targetStatus struct {
-	Target   string `json:"target"`
-	InFlight int64  `json:"in_flight"`
+	Target       string     `json:"target"`
+	Healthy      bool       `json:"healthy"`
+	Ejected      bool       `json:"ejected"`
+	EjectedUntil *time.Time `json:"ejected_until,omitempty"`
+	InFlight     int64      `json:"in_flight"`
+	LatencyMS    float64    `json:"latency_ms"`
+	Weight       int        `json:"weight"`
+	SlowStart    float64    `json:"slow_start"`
+	Requests     int64      `json:"requests"`
+	Failures     int64      `json:"failures"`
 }
 
 // status handles GET /status: what runs, from the current runtime.
@@ -58,8 +67,15 @@ func (h *Handler) status(w http.ResponseWriter, _ *http.Request) {
 	}
 	for _, p := range rt.Pools() {
 		us := upstreamStatus{Name: p.Name(), Policy: p.PolicyName(), Targets: []targetStatus{}}
-		for _, t := range p.Targets() {
-			us.Targets = append(us.Targets, targetStatus{Target: t.String(), InFlight: t.InFlight()})
+		for _, st := range p.States() {
+			ts := targetStatus{Target: st.Target, Healthy: st.Healthy, Ejected: st.Ejected,
+				InFlight: st.InFlight, LatencyMS: float64(st.Latency.Microseconds()) / 1000,
+				Weight: st.Weight, SlowStart: st.SlowStart, Requests: st.Requests, Failures: st.Failures}
+			if st.Ejected {
+				u := st.EjectedUntil.UTC()
+				ts.EjectedUntil = &u
+			}
+			us.Targets = append(us.Targets, ts)
 		}
 		res.Upstreams = append(res.Upstreams, us)
 	}

@@ -67,7 +67,7 @@ func TestDefaults(t *testing.T) {
 		{"request_id.header", s.RequestID.Header, "X-Request-ID"},
 		{"route preserve_host", *c.Routes[0].PreserveHost, true},
 		{"route timeouts", c.Routes[0].Timeouts, Timeouts{Connect: Duration(5 * time.Second), ResponseHeader: Duration(5 * time.Minute), Idle: Duration(5 * time.Minute)}},
-		{"policy", c.Upstreams["api"].Policy, "round_robin"},
+		{"policy", c.Upstreams["api"].Policy, "p2c_ewma"},
 		{"max_idle_per_target", c.Upstreams["api"].MaxIdlePerTarget, 1024},
 		{"idle_conn_timeout", c.Upstreams["api"].IdleConnTimeout, Duration(90 * time.Second)},
 		{"upstream timeouts resolved", c.Upstreams["slow"].Timeouts, Timeouts{Connect: Duration(time.Second), ResponseHeader: Duration(5 * time.Minute), Idle: Duration(5 * time.Minute), Total: Duration(time.Minute)}},
@@ -373,7 +373,7 @@ func TestExamples(t *testing.T) {
 				t.Fatal(err)
 			}
 			// Examples reference ${...} for secrets; give every name a value.
-			c, err := parse(data, f, func(string) (string, bool) { return "example", true })
+			c, err := parse(data, f, func(string) (string, bool) { return "an-example-secret-of-32-characters", true })
 			if err != nil {
 				t.Fatalf("%v", err)
 			}

@@ -36,13 +36,6 @@ const (
 	// 1-based position in the file.
 	DefaultRouteNamePrefix = "route#"
 
-	// DefaultPolicy is upstreams.*.policy.
-	DefaultPolicy = PolicyRoundRobin
-	// DefaultMaxIdlePerTarget is upstreams.*.max_idle_per_target.
-	DefaultMaxIdlePerTarget = 1024
-	// DefaultIdleConnTimeout is upstreams.*.idle_conn_timeout.
-	DefaultIdleConnTimeout = Duration(90 * time.Second)
-
 	// DefaultConnectTimeout is timeouts.connect (route > upstream > this).
 	DefaultConnectTimeout = Duration(5 * time.Second)
 	// DefaultResponseHeaderTimeout is timeouts.response_header: long,
@@ -100,11 +93,10 @@ func (c *Config) applyDefaults() {
 	for i := range c.Listeners {
 		setDefault(&c.Listeners[i].Name, c.Listeners[i].Address)
 	}
+	c.applyRedirectListeners()
 
 	for name, u := range c.Upstreams {
-		setDefault(&u.Policy, DefaultPolicy)
-		setDefault(&u.MaxIdlePerTarget, DefaultMaxIdlePerTarget)
-		setDefault(&u.IdleConnTimeout, DefaultIdleConnTimeout)
+		u.applyDefaults()
 		u.Timeouts = u.Timeouts.inherit(DefaultTimeouts())
 		c.Upstreams[name] = u
 	}
@@ -114,6 +106,9 @@ func (c *Config) applyDefaults() {
 		setDefault(&r.Name, DefaultRouteNamePrefix+strconv.Itoa(i+1))
 		if r.PreserveHost == nil {
 			r.PreserveHost = ptr(DefaultPreserveHost)
+		}
+		if r.Retries != nil {
+			r.Retries.applyDefaults()
 		}
 		if r.Redirect != nil {
 			setDefault(&r.Redirect.Status, DefaultRedirectStatus)
@@ -168,16 +163,6 @@ const (
 
 // Engines lists the valid server.engine values.
 var Engines = []string{EngineNetHTTP, EngineNative}
-
-// Balancing policies (upstreams.*.policy).
-const (
-	// PolicyRoundRobin takes the targets in turn.
-	PolicyRoundRobin = "round_robin"
-)
-
-// Policies lists the valid upstream policies; the upstreams issue adds its
-// policies here (and only here).
-var Policies = []string{PolicyRoundRobin}
 
 // Valid values of log.level and log.format.
 var (

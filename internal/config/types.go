@@ -57,6 +57,11 @@ type Server struct {
 	TrustedProxies []string `yaml:"trusted_proxies"`
 	// RequestID configures the request ID header.
 	RequestID RequestID `yaml:"request_id"`
+	// DataDir is where Gatehouse keeps state on disk: the internal CA
+	// (DataDir/ca) and ACME certificates without a cluster (DataDir/acme).
+	// Default: the user's configuration directory + "/gatehouse" (e.g.
+	// ~/.config/gatehouse), writable without root.
+	DataDir string `yaml:"data_dir"`
 	// MinDataRate cuts off clients that send request heads or bodies
 	// slower than a floor (slowloris), without cutting large uploads that
 	// keep moving (types_protect.go).
@@ -78,20 +83,22 @@ type Listener struct {
 	Name string `yaml:"name"`
 	// Address is host:port (":8080", "127.0.0.1:8080", "[::1]:8443").
 	Address string `yaml:"address"`
-	// TLS, when set, terminates TLS on this listener with these files.
+	// TLS, when set, terminates TLS on this listener (types_tls.go).
 	TLS *ListenerTLS `yaml:"tls"`
+	// H2C accepts cleartext HTTP/2 (prior knowledge and "Upgrade: h2c") on
+	// this plain listener. Default false.
+	H2C bool `yaml:"h2c"`
+	// RedirectTo is set on the plain listeners Gatehouse adds for a TLS
+	// listener's tls.redirect_http (defaults_tls.go): the TLS listener's
+	// name. Such a listener answers ACME HTTP-01 challenges and redirects
+	// everything else to https. Not settable in a file.
+	RedirectTo string `yaml:"-"`
 	// Limits protect the listener at the connection level
 	// (types_protect.go).
 	Limits ListenerLimits `yaml:"limits"`
 	// ProxyProtocol accepts the PROXY protocol (v1/v2) from trusted load
 	// balancers (types_protect.go). Nil: off.
 	ProxyProtocol *ProxyProtocol `yaml:"proxy_protocol"`
-}
-
-// ListenerTLS names a certificate and key (PEM files).
-type ListenerTLS struct {
-	Cert string `yaml:"cert"`
-	Key  string `yaml:"key"`
 }
 
 // Route is one routing rule: a match, a middleware chain and exactly one
@@ -120,6 +127,9 @@ type Route struct {
 	// Timeouts for the upstream exchange; unset fields inherit the
 	// upstream's, then the defaults.
 	Timeouts Timeouts `yaml:"timeouts"`
+	// Retries, when set, replaces the upstream's retry settings for this
+	// route (e.g. to opt a POST route into retries).
+	Retries *Retries `yaml:"retries"`
 	// Methods allowed that are refused by default (CONNECT, TRACE) must be
 	// listed in Match.Methods explicitly; nothing else is needed here.
 }
@@ -201,13 +211,39 @@ type Timeouts struct {
 	Total Duration `yaml:"total"`
 }
 
-// Upstream is a named group of targets.
+// Upstream is a named group of targets (types_upstream.go holds its
+// balancing, health, retry and transport settings).
 type Upstream struct {
-	// Targets: "host:port", "http://host:port" or "unix:/path/to.sock".
+	// Targets: "host:port", "http://host:port", "h2c://host:port",
+	// "https://host:port" or "unix:/path/to.sock", each optionally followed
+	// by " weight=N" (1 to 1000, default 1). All targets of one upstream
+	// use the same scheme.
 	Targets []string `yaml:"targets"`
-	// Policy picks a target: "round_robin" (default; more arrive with the
-	// upstreams issue).
+	// Policy picks a target: round_robin, weighted, random, least_conn,
+	// p2c_ewma, hash, first or cookie. Default p2c_ewma (round_robin for a
+	// single target, where all policies agree).
 	Policy string `yaml:"policy"`
+	// Hash configures policy "hash".
+	Hash *HashPolicy `yaml:"hash"`
+	// Sticky configures policy "cookie".
+	Sticky *StickyCookie `yaml:"sticky"`
+	// HealthCheck turns on active health checks. Nil: off.
+	HealthCheck *HealthCheck `yaml:"health_check"`
+	// Passive configures passive health (outlier ejection); on by default.
+	Passive PassiveHealth `yaml:"passive_health"`
+	// CircuitBreaker bounds concurrent and pending requests.
+	CircuitBreaker CircuitBreaker `yaml:"circuit_breaker"`
+	// SlowStart ramps a target's share of traffic over this window after it
+	// comes back or is added. Default 0 (off).
+	SlowStart Duration `yaml:"slow_start"`
+	// Retries configures retries for routes to this upstream.
+	Retries Retries `yaml:"retries"`
+	// TLS configures connections to https:// targets.
+	TLS *UpstreamTLS `yaml:"tls"`
+	// ResolveInterval, when set, re-resolves host names in targets this
+	// often; every address of a name becomes a target. Default 0: a name
+	// is one target, resolved at each connect.
+	ResolveInterval Duration `yaml:"resolve_interval"`
 	// MaxIdlePerTarget bounds the idle keep-alive connections kept per
 	// target. Default 1024.
 	MaxIdlePerTarget int `yaml:"max_idle_per_target"`

@@ -101,6 +101,19 @@ func (v *validator) listeners() {
 	addrs, names := map[string]int{}, map[string]int{}
 	for i, l := range v.c.Listeners {
 		path := IndexPath("$.listeners", i)
+		if l.RedirectTo != "" {
+			// Added for a TLS listener's redirect_http (defaults_tls.go):
+			// its address was checked there; only a clash is reported,
+			// at that setting.
+			norm, ok := v.redirectAddress(l.Address)
+			if j, dup := addrs[norm]; ok && dup {
+				v.add(v.redirectPath(l.RedirectTo), `choose a free address, or "off" and give the plain listener a redirect route`,
+					"redirect_http %q is the address of listener #%d", l.Address, j+1)
+			} else if ok {
+				addrs[norm] = i
+			}
+			continue
+		}
 		if norm, ok := v.listenAddress(path, l.Address); ok {
 			if j, dup := addrs[norm]; dup {
 				v.add(path+".address", "each listener needs its own address",
@@ -116,14 +129,28 @@ func (v *validator) listeners() {
 			names[l.Name] = i
 		}
 		if l.TLS != nil {
-			if l.TLS.Cert == "" {
-				v.add(path+".tls", "name the certificate file: tls: { cert: /path/cert.pem, key: /path/key.pem }", "listener %q: tls has no cert", l.Name)
-			}
-			if l.TLS.Key == "" {
-				v.add(path+".tls", "name the key file: tls: { cert: /path/cert.pem, key: /path/key.pem }", "listener %q: tls has no key", l.Name)
-			}
+			v.listenerTLS(path, l.Name, l.Address, l.TLS) // validate_tls.go
 		}
 	}
+}
+
+// redirectAddress normalises a redirect_http address without reporting.
+func (v *validator) redirectAddress(addr string) (string, bool) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", false
+	}
+	return net.JoinHostPort(host, port), true
+}
+
+// redirectPath is the position of tls.redirect_http of listener name.
+func (v *validator) redirectPath(name string) string {
+	for i, l := range v.c.Listeners {
+		if l.Name == name && l.TLS != nil {
+			return IndexPath("$.listeners", i) + ".tls.redirect_http"
+		}
+	}
+	return "$.listeners"
 }
 
 // listenAddress validates a listen address and returns it normalised.
@@ -157,34 +184,6 @@ func (c *Config) upstreamNames() []string {
 	}
 	sort.Strings(names)
 	return names
-}
-
-func (v *validator) upstreams() {
-	for _, name := range v.c.upstreamNames() {
-		u := v.c.Upstreams[name]
-		path := ChildPath("$.upstreams", name)
-		if name == "" {
-			v.add(path, "", "an upstream needs a name")
-		}
-		if len(u.Targets) == 0 {
-			v.add(path, `add targets: [ "10.0.0.5:8080" ]`, "upstream %q has no targets", name)
-		}
-		for i, t := range u.Targets {
-			if _, hint, err := ParseTarget(t); err != nil {
-				v.add(IndexPath(path+".targets", i), hint, "upstream %q: %s", name,
-					strings.TrimPrefix(err.Error(), ErrBadTarget.Error()+": "))
-			}
-		}
-		v.oneOf(path+".policy", "policy", u.Policy, Policies)
-		if u.MaxIdlePerTarget < 0 {
-			v.add(path+".max_idle_per_target", "", "upstream %q: max_idle_per_target must not be negative", name)
-		}
-		if u.MaxConnsPerTarget < 0 {
-			v.add(path+".max_conns_per_target", "use 0 for no bound", "upstream %q: max_conns_per_target must not be negative", name)
-		}
-		v.nonNegative(path+".idle_conn_timeout", "idle_conn_timeout", u.IdleConnTimeout)
-		v.timeouts(path+".timeouts", u.Timeouts)
-	}
 }
 
 func (v *validator) timeouts(path string, t Timeouts) {

@@ -67,6 +67,12 @@ func (v *validator) action(path string, r *Route) {
 			v.errs[len(v.errs)-1].dependsOn = ChildPath("$.upstreams", r.Upstream)
 		}
 	}
+	if r.Retries != nil {
+		if r.Upstream == "" {
+			v.add(path+".retries", "retries apply to upstream routes only", "route %q has retries but no upstream", r.Name)
+		}
+		v.retries(path+".retries", *r.Retries)
+	}
 	if rd := r.Redirect; rd != nil {
 		if rd.To == "" {
 			v.add(path+".redirect", `write redirect: { to: "https://{host}{uri}" }`, "route %q: redirect has no to", r.Name)

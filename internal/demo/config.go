@@ -24,6 +24,7 @@ var configTemplate = template.Must(template.New("demo.yaml").Funcs(template.Func
 // configData is what demo.yaml is filled in with.
 type configData struct {
 	Listen, Base                            string
+	HTTPS                                   HTTPS
 	App1, App2, Chat, Embeddings, WebSocket string
 	Links                                   []link
 	Tries                                   []tryLine
@@ -37,16 +38,31 @@ type configData struct {
 // (WebSocket, prefix stripped) and /healthz. The result is meant for
 // config.Parse; it does not validate it.
 func Config(b *Backends, listen string) []byte {
+	return ConfigHTTPS(b, listen, HTTPS{})
+}
+
+// HTTPS is the demo's HTTPS listener: Address (e.g. "127.0.0.1:8443"; ""
+// for none) served with certificates from the internal CA kept in CADir.
+type HTTPS struct {
+	Address string
+	CADir   string
+}
+
+// ConfigHTTPS is Config plus, when https.Address is set, a second listener
+// serving the same routes over HTTPS through the internal CA in
+// https.CADir.
+func ConfigHTTPS(b *Backends, listen string, https HTTPS) []byte {
 	data := configData{
 		Listen:     listen,
+		HTTPS:      https,
 		Base:       baseURL(listen),
 		App1:       b.App1,
 		App2:       b.App2,
 		Chat:       b.Chat,
 		Embeddings: b.Embeddings,
 		WebSocket:  b.WebSocket,
-		Links:      links(listen),
-		Tries:      tries(listen),
+		Links:      append(links(listen), httpsLinks(https)...),
+		Tries:      append(tries(listen), httpsTries(https)...),
 	}
 	var out bytes.Buffer
 	// Executing can fail only on a writer error, and bytes.Buffer has none,

@@ -15,6 +15,11 @@ type demoDoc struct {
 	Listeners []struct {
 		Name    string `yaml:"name"`
 		Address string `yaml:"address"`
+		TLS     *struct {
+			Internal struct {
+				Dir string `yaml:"dir"`
+			} `yaml:"internal"`
+		} `yaml:"tls"`
 	} `yaml:"listeners"`
 	Routes []struct {
 		Name  string `yaml:"name"`

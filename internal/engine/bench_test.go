@@ -43,7 +43,7 @@ func BenchmarkParseHead(b *testing.B) {
 }
 
 func benchProxyHandler(b *testing.B, target string) (*ProxyHandler, *upstream.Target) {
-	pool, err := upstream.NewPool("be", config.Upstream{Targets: []string{target}})
+	pool, err := upstream.NewPool("be", config.Upstream{Targets: []string{target}}, upstream.PoolOptions{})
 	if err != nil {
 		b.Fatal(err)
 	}

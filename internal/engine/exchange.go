@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -8,7 +9,9 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"strconv"
 	"syscall"
+	"time"
 
 	"github.com/gatehouse-proxy/gatehouse/internal/protocol"
 	"github.com/gatehouse-proxy/gatehouse/internal/upstream"
@@ -43,17 +46,24 @@ func (h *ProxyHandler) ServeEngine(w *ResponseWriter, r *Request) {
 		info = &x.info
 	}
 	x.start = h.now()
-	x.pick = upstream.PickContext{ClientIP: info.ClientIP, Header: &r.Header, Path: r.Path}
 	info.Upstream = h.pool.Name()
+	if err := h.pool.Acquire(); err != nil {
+		h.fail(w, r, info, err)
+		return
+	}
+	defer h.pool.Release()
+	x.pick = upstream.PickContext{ClientIP: info.ClientIP, Header: &r.Header, Path: r.Path}
 	t, err := h.pool.Pick(&x.pick)
 	if err != nil {
 		h.fail(w, r, info, err)
 		return
 	}
 	info.Target = t.String()
+	info.Pick = x.pick.Reason
 	info.UpstreamStart = x.start
 	t.Begin()
-	defer t.Done()
+	// t changes when a try is retried on another target (below).
+	defer func() { t.Done() }()
 
 	out := s.out
 	hb := h.appendRequestHead(out[:0], r, t)
@@ -71,35 +81,87 @@ func (h *ProxyHandler) ServeEngine(w *ResponseWriter, r *Request) {
 	}
 	// Idempotent requests whose whole body was in the first write can be
 	// sent again on a fresh connection if a pooled one was stale
-	// (RFC 9110 §9.2.2; net/http's transport retries in the same case).
+	// (RFC 9110 §9.2.2; net/http's transport retries in the same case),
+	// and to another target under the route's retry policy.
 	replayable := bodyInHead && protocol.IsIdempotent(r.Method)
+	mayRepeat := bodyInHead && h.retries.MayRepeat(r.Method)
 
 	uc := h.conns.get(t)
 	var rb []byte
 	var hl int
 	for attempt := 0; ; attempt++ {
+		tryStart := h.now()
 		if uc == nil {
-			if uc, err = h.conns.dial(t, h.t.Connect); err != nil {
-				h.fail(w, r, info, err)
-				return
-			}
+			uc, err = h.conns.dial(t, h.t.Connect)
 		}
-		uc.sc.ExpectResponseTo(r.Method == "HEAD", false)
-		rb, hl, err = h.send(w, r, x, uc, hb, bodyInHead)
 		if err == nil {
-			break
-		}
-		_ = uc.nc.Close()
-		if attempt == 0 && uc.reused && (replayable || errors.Is(err, errNothingSent)) && staleConnError(err) {
-			uc = nil
-			continue
+			info.Tries++
+			uc.sc.ExpectResponseTo(r.Method == "HEAD", false)
+			rb, hl, err = h.send(w, r, x, uc, hb, bodyInHead)
+			if err != nil {
+				_ = uc.nc.Close()
+				if attempt == 0 && uc.reused && (replayable || errors.Is(err, errNothingSent)) && staleConnError(err) {
+					uc = nil
+					continue
+				}
+				uc = nil
+			}
+		} else {
+			info.Tries++
 		}
 		if errors.Is(err, errClientBody) {
 			h.clientBodyError(w, r, info, err)
 			return
 		}
-		h.fail(w, r, info, err)
-		return
+		status := 0
+		if err == nil {
+			status = x.status
+		}
+		failed := upstream.IsFailure(err, status)
+		var lat time.Duration
+		if !failed {
+			lat = h.now().Sub(tryStart)
+		}
+		h.pool.Report(t, upstream.Outcome{Failed: failed, Latency: lat})
+		// A try that failed may go to another target: a connect failure
+		// sent nothing (the body not yet sent is still in the client's
+		// socket, the part packed in hb is kept); anything else needs a
+		// request that can be repeated whole.
+		retry := false
+		switch {
+		case info.Tries > h.retries.Attempts() || w.Started():
+		case err != nil:
+			retry = h.retries.RetryError(err, r.Method) &&
+				(errors.Is(err, protocol.ErrUpstreamConnect) || mayRepeat)
+		default:
+			retry = mayRepeat && h.retries.RetryStatus(status, r.Method)
+		}
+		if retry && h.pool.AllowRetry() {
+			x.pick.Tried |= tryBit(t)
+			if next, perr := h.pool.Pick(&x.pick); perr == nil {
+				if uc != nil { // a 5xx answer: drop its connection
+					_ = uc.nc.Close()
+					uc = nil
+				}
+				h.logRetry(r, info, err, status, next)
+				t.Done()
+				next.Begin()
+				if !h.preserveHost || r.Host == "" {
+					hb = replaceHost(hb, t.HostHeader(), next.HostHeader())
+				}
+				t = next
+				info.Target = t.String()
+				info.Pick = x.pick.Reason
+				uc = h.conns.get(t)
+				err = nil
+				continue
+			}
+		}
+		if err != nil {
+			h.fail(w, r, info, err)
+			return
+		}
+		break
 	}
 	info.FirstByte = h.now().Sub(x.start)
 	h.respond(w, r, x, info, uc, rb, hl)
@@ -299,5 +361,47 @@ func (h *ProxyHandler) logFailure(r *Request, info *observeInfo, err error, stat
 		slog.String("method", r.Method),
 		slog.Int("status", status),
 		slog.String("error", err.Error()),
+	)
+}
+
+// tryBit is t's bit in PickContext.Tried.
+func tryBit(t *upstream.Target) uint64 {
+	if i := t.Index(); i >= 0 && i < 64 {
+		return 1 << uint(i)
+	}
+	return 0
+}
+
+// replaceHost returns hb with its Host field value old replaced by new
+// (a retry to another target when the route sends the target's host). It
+// allocates; retries are rare.
+func replaceHost(hb []byte, old, new string) []byte {
+	field := []byte("\r\nHost: " + old + "\r\n")
+	i := bytes.Index(hb, field)
+	if i < 0 || old == new {
+		return hb
+	}
+	nb := make([]byte, 0, len(hb)+len(new)-len(old))
+	nb = append(nb, hb[:i]...)
+	nb = append(nb, "\r\nHost: "...)
+	nb = append(nb, new...)
+	nb = append(nb, "\r\n"...)
+	return append(nb, hb[i+len(field):]...)
+}
+
+// logRetry records one retry for operators.
+func (h *ProxyHandler) logRetry(r *Request, info *observeInfo, err error, status int, next *upstream.Target) {
+	reason := "status " + strconv.Itoa(status)
+	if err != nil {
+		reason = err.Error()
+	}
+	h.log.LogAttrs(context.Background(), slog.LevelInfo, "retrying upstream request",
+		slog.String("request_id", r.ID),
+		slog.String("route", info.Route),
+		slog.String("upstream", info.Upstream),
+		slog.String("method", r.Method),
+		slog.Int("try", info.Tries),
+		slog.String("reason", reason),
+		slog.String("next_target", next.String()),
 	)
 }

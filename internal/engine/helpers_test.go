@@ -37,7 +37,7 @@ type rig struct {
 
 func newRig(t testing.TB, backend string, o rigOptions) *rig {
 	t.Helper()
-	pool, err := upstream.NewPool("be", config.Upstream{Targets: []string{backend}})
+	pool, err := upstream.NewPool("be", config.Upstream{Targets: []string{backend}}, upstream.PoolOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -54,6 +54,9 @@ type ProxyOptions struct {
 	Logger *slog.Logger
 	// Now is the clock for deadlines; nil means time.Now.
 	Now func() time.Time
+	// Retries decides which failed tries go to another target; the zero
+	// value never retries.
+	Retries upstream.RetryPolicy
 }
 
 // ProxyHandler forwards requests natively (see doc.go). Immutable after
@@ -67,6 +70,7 @@ type ProxyHandler struct {
 	idHeader     string
 	log          *slog.Logger
 	now          func() time.Time
+	retries      upstream.RetryPolicy
 }
 
 // NewProxyHandler validates opts and returns the handler.
@@ -86,7 +90,7 @@ func NewProxyHandler(opts ProxyOptions) (*ProxyHandler, error) {
 	}
 	h := &ProxyHandler{
 		pool: opts.Pool, conns: opts.Conns, preserveHost: opts.PreserveHost, t: t,
-		trusted: opts.Trusted, log: opts.Logger, now: opts.Now,
+		trusted: opts.Trusted, log: opts.Logger, now: opts.Now, retries: opts.Retries,
 	}
 	if opts.RequestIDHeader != "" {
 		if !protocol.IsToken(opts.RequestIDHeader) {

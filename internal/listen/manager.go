@@ -9,10 +9,12 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/gatehouse-proxy/gatehouse/internal/config"
 	"github.com/gatehouse-proxy/gatehouse/internal/engine"
 	"github.com/gatehouse-proxy/gatehouse/internal/protocol"
+	"github.com/gatehouse-proxy/gatehouse/internal/tlsconf"
 )
 
 // Manager owns the listening sockets. Listeners outlive reloads (DESIGN.md):
@@ -26,7 +28,8 @@ type Manager struct {
 	logger  *slog.Logger
 
 	mu      sync.Mutex
-	servers map[string]*server // by listenerKey
+	servers map[string]*server                    // by listenerKey
+	tlsOpts func(config.Listener) tlsconf.Options // SetTLSOptions (tls.go); may be nil
 	closed  bool
 }
 
@@ -41,9 +44,12 @@ type server struct {
 	name   string
 	addr   net.Addr
 	srv    *http.Server
-	certs  *certHolder    // nil for plain listeners
-	tls    *tlsDispatcher // nil for plain listeners
-	engine *engine.Server // the own HTTP/1.1 engine; nil unless server.engine is native
+	certs  *tlsconf.Server        // certificates (tls.go); nil for plain listeners
+	hsts   atomic.Pointer[string] // Strict-Transport-Security value; TLS listeners only
+	tls    *tlsDispatcher         // nil for plain listeners
+	engine *engine.Server         // the own HTTP/1.1 engine; nil unless server.engine is native
+	h2c    *h2cHandler            // h2c rules (h2c.go); holds upgraded connections
+	h3     *h3Server              // HTTP/3 on the UDP side; nil unless tls.http3
 	done   chan struct{}
 }
 
@@ -59,13 +65,24 @@ type Dispatcher interface {
 // included, is done or ctx ends; it reports ctx's error in that case and
 // leaves the closing to forceClose.
 func (s *server) shutdown(ctx context.Context) error {
+	defer s.closeCerts()
 	if s.engine != nil {
 		if err := s.engine.Shutdown(ctx); err != nil {
 			return err
 		}
 	}
+	if s.h3 != nil {
+		if err := s.h3.shutdown(ctx); err != nil {
+			return err
+		}
+	}
 	if err := s.srv.Shutdown(ctx); err != nil {
 		return err
+	}
+	if s.h2c != nil {
+		if err := s.h2c.conns.wait(ctx); err != nil {
+			return err
+		}
 	}
 	if s.tls != nil {
 		return s.tls.waitConns(ctx)
@@ -77,12 +94,19 @@ func (s *server) shutdown(ctx context.Context) error {
 // HTTP/2 ones included (the dispatcher serves those outside srv's
 // bookkeeping, so srv.Close alone would leave them running).
 func (s *server) forceClose() {
+	s.closeCerts()
 	if s.engine != nil {
 		_ = s.engine.Close()
 	}
 	_ = s.srv.Close()
 	if s.tls != nil {
 		s.tls.closeConns()
+	}
+	if s.h2c != nil {
+		s.h2c.conns.closeAll()
+	}
+	if s.h3 != nil {
+		s.h3.close()
 	}
 }
 
@@ -145,6 +169,10 @@ func (m *Manager) Apply(cfg *config.Config) error {
 func (m *Manager) closeAll(servers []*server) {
 	for _, s := range servers {
 		_ = s.srv.Close()
+		s.closeCerts()
+		if s.h3 != nil {
+			s.h3.close()
+		}
 	}
 }
 
@@ -185,28 +213,42 @@ func (m *Manager) open(cfg *config.Config, lc config.Listener) (*server, error) 
 		MaxHeaderBytes:    int(cfg.Server.MaxHeaderBytes),
 		ErrorLog:          slog.NewLogLogger(m.logger.Handler(), slog.LevelDebug),
 	}
+	if lc.RedirectTo != "" {
+		// tls.redirect_http of another listener (redirect.go); served by
+		// net/http below, never by the own engine's routes.
+		s.srv.Handler = m.redirectHandler(lc.RedirectTo, m.handler)
+	}
+	// h2c and the Alt-Svc advertisement wrap the handler before anything
+	// can accept a connection (h2.go).
+	if err := s.configureVersions(lc, m.logger); err != nil {
+		_ = ln.Close()
+		return nil, err
+	}
 	var serveLn net.Listener
 	if lc.TLS != nil {
-		s.certs = &certHolder{}
-		if err := s.certs.load(lc.TLS.Cert, lc.TLS.Key); err != nil {
+		if s.certs, err = m.openTLS(lc); err != nil {
 			_ = ln.Close()
 			return nil, err
 		}
-		tlsCfg := serverTLSConfig(s.certs)
+		s.setHSTS(lc.TLS.HSTS)
+		s.srv.Handler = s.withHSTS(s.srv.Handler)
+		tlsCfg := s.certs.TLSConfig()
 		s.srv.TLSConfig = tlsCfg
 		s.srv.ConnContext = markTLS
 		s.tls, err = newTLSDispatcher(ln, tlsCfg, s.srv, limits, cfg.Server.ReadHeaderTimeout.D(), m.logger)
 		if err != nil {
 			_ = ln.Close()
+			s.closeCerts()
 			return nil, err
 		}
 		// Min data rate over plaintext HTTP/1.1 (the dispatcher hands out
 		// guarded h1 connections; h2 ones never pass through Accept).
 		if serveLn, err = MinDataRateListener(s.tls, cfg.Server.MinDataRate); err != nil {
 			_ = s.tls.Close()
+			s.closeCerts()
 			return nil, err
 		}
-	} else if d, ok := m.handler.(Dispatcher); ok && cfg.Server.Engine == config.EngineNative {
+	} else if d, ok := m.handler.(Dispatcher); ok && cfg.Server.Engine == config.EngineNative && lc.RedirectTo == "" {
 		// The own engine owns the socket; what it hands over reaches
 		// net/http through the handoff listener, still behind the guard.
 		handoff := engine.NewHandoffListener(ln.Addr())
@@ -244,13 +286,21 @@ func (m *Manager) open(cfg *config.Config, lc config.Listener) (*server, error) 
 			return nil, err
 		}
 	}
+	if lc.TLS != nil && lc.TLS.HTTP3 {
+		// Same address over UDP, same certificates, same handler (h3.go).
+		if s.h3, err = startH3(s.addr, s.srv.TLSConfig, s.srv.Handler, s.srv, m.logger); err != nil {
+			_ = serveLn.Close()
+			s.closeCerts()
+			return nil, err
+		}
+	}
 	go func() {
 		defer close(s.done)
 		if err := s.srv.Serve(serveLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			m.logger.Error("listener stopped", "listener", s.name, "error", err)
 		}
 	}()
-	m.logger.Info("listening", "listener", lc.Name, "address", s.addr.String(), "tls", lc.TLS != nil, "engine", engineName(s))
+	m.logger.Info("listening", "listener", lc.Name, "address", s.addr.String(), "tls", lc.TLS != nil, "engine", engineName(s), "h2c", s.h2c.h2 != nil, "http3", s.h3 != nil)
 	return s, nil
 }
 

@@ -4,45 +4,45 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
-	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"golang.org/x/net/http2"
 
 	"github.com/gatehouse-proxy/gatehouse/internal/config"
 	"github.com/gatehouse-proxy/gatehouse/internal/protocol"
+	"github.com/gatehouse-proxy/gatehouse/internal/tlsconf"
 )
 
-// certHolder serves the current certificate of a listener; a reload swaps
-// it without touching open connections.
-type certHolder struct {
-	cert atomic.Pointer[tls.Certificate]
-	mu   sync.Mutex
-	cur  [2]string // cert and key paths loaded
+// SetTLSOptions sets how the Manager builds each TLS listener's
+// certificate server: f is called once per TLS listener the Manager opens
+// (internal/tlsconf: data directory, ACME source, shared ticket keys). Call
+// it before the first Apply; without it the zero tlsconf.Options are used
+// (with the Manager's logger).
+func (m *Manager) SetTLSOptions(f func(config.Listener) tlsconf.Options) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.tlsOpts = f
 }
 
-func (h *certHolder) load(certFile, keyFile string) error {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	c, err := tls.LoadX509KeyPair(certFile, keyFile)
-	if err != nil {
-		return fmt.Errorf("load certificate: %w", err)
+// openTLS builds a new TLS listener's certificate server.
+func (m *Manager) openTLS(lc config.Listener) (*tlsconf.Server, error) {
+	var opts tlsconf.Options
+	if m.tlsOpts != nil {
+		opts = m.tlsOpts(lc)
 	}
-	h.cert.Store(&c)
-	h.cur = [2]string{certFile, keyFile}
-	return nil
+	if opts.Logger == nil {
+		opts.Logger = m.logger.With("listener", lc.Name)
+	}
+	return tlsconf.New(*lc.TLS, opts)
 }
 
-func (h *certHolder) get(*tls.ClientHelloInfo) (*tls.Certificate, error) {
-	return h.cert.Load(), nil
-}
-
-// updateTLS reloads a kept listener's certificate files.
+// updateTLS applies a reload to a kept listener: certificate files are read
+// again and settings rebuilt; on an error the listener keeps serving the
+// previous certificates (tlsconf.Server.Update).
 func (s *server) updateTLS(lc config.Listener) error {
 	switch {
 	case s.certs == nil && lc.TLS == nil:
@@ -50,26 +50,38 @@ func (s *server) updateTLS(lc config.Listener) error {
 	case s.certs == nil || lc.TLS == nil:
 		return errors.New("cannot switch a running listener between TLS and plain HTTP; use another address")
 	}
-	return s.certs.load(lc.TLS.Cert, lc.TLS.Key)
+	if err := s.certs.Update(*lc.TLS); err != nil {
+		return err
+	}
+	s.setHSTS(lc.TLS.HSTS)
+	return nil
 }
 
-// serverTLSConfig: TLS 1.2+ with forward-secret AEAD suites only (Go's TLS
-// 1.3 suites are all AEAD; the 1.2 list is restricted to ECDHE+AEAD), h2
-// preferred over http/1.1 via ALPN (RFC 7301).
-func serverTLSConfig(certs *certHolder) *tls.Config {
-	return &tls.Config{
-		MinVersion:     tls.VersionTLS12,
-		GetCertificate: certs.get,
-		NextProtos:     []string{"h2", "http/1.1"},
-		CipherSuites: []uint16{
-			tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
-			tls.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
-			tls.TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
-			tls.TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
-			tls.TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
-			tls.TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
-		},
+// closeCerts stops the certificate server's background work (file polling,
+// ticket rotation); handshakes still in flight keep working.
+func (s *server) closeCerts() {
+	if s.certs != nil {
+		s.certs.Close()
 	}
+}
+
+// setHSTS sets the Strict-Transport-Security value the listener adds.
+func (s *server) setHSTS(cfg *config.HSTS) {
+	v := tlsconf.HSTSValue(cfg)
+	s.hsts.Store(&v)
+}
+
+// withHSTS adds Strict-Transport-Security to every response of a TLS
+// listener when tls.hsts is set (RFC 6797 section 7.1; never on plain HTTP:
+// section 7.2). It is set before the handler runs, so a backend's own
+// header comes second and browsers use the first (section 8.1).
+func (s *server) withHSTS(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if v := s.hsts.Load(); v != nil && *v != "" {
+			w.Header().Set("Strict-Transport-Security", *v)
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 // tlsDispatcher terminates TLS itself so that HTTP/1.1 over TLS still goes
@@ -90,9 +102,11 @@ type tlsDispatcher struct {
 }
 
 func newTLSDispatcher(ln net.Listener, tlsCfg *tls.Config, srv *http.Server, limits protocol.FramingLimits, handshakeTimeout time.Duration, logger *slog.Logger) (*tlsDispatcher, error) {
-	h2 := &http2.Server{}
-	if err := http2.ConfigureServer(srv, h2); err != nil {
-		return nil, fmt.Errorf("configure HTTP/2: %w", err)
+	// Limits against HTTP/2 abuse (h2.go); the header list size comes
+	// from srv.MaxHeaderBytes.
+	h2 := newH2Server(srv.IdleTimeout)
+	if err := configureH2(srv, h2); err != nil {
+		return nil, err
 	}
 	d := &tlsDispatcher{Listener: ln, conns: make(chan net.Conn), closed: make(chan struct{}), h2conns: make(map[*tls.Conn]struct{}), h2gone: make(chan struct{})}
 	go d.acceptLoop(tlsCfg, srv, h2, limits, handshakeTimeout, logger)

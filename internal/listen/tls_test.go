@@ -23,6 +23,7 @@ import (
 
 	"github.com/gatehouse-proxy/gatehouse/internal/config"
 	"github.com/gatehouse-proxy/gatehouse/internal/protocol"
+	"github.com/gatehouse-proxy/gatehouse/internal/tlsconf"
 )
 
 // selfSigned writes a certificate for 127.0.0.1 and its key into dir.
@@ -84,17 +85,18 @@ func (l *failingListener) Accept() (net.Conn, error) {
 // HTTP/1.1 and HTTP/2 alike.
 func TestTLSDispatcherSurvivesAcceptErrors(t *testing.T) {
 	certFile, keyFile, pool := selfSigned(t, t.TempDir())
-	certs := &certHolder{}
-	if err := certs.load(certFile, keyFile); err != nil {
+	certs, err := tlsconf.New(config.ListenerTLS{Cert: certFile, Key: keyFile}, tlsconf.Options{DisableOCSP: true})
+	if err != nil {
 		t.Fatal(err)
 	}
+	defer certs.Close()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	fl := &failingListener{Listener: ln}
 	fl.n.Store(3)
-	tlsCfg := serverTLSConfig(certs)
+	tlsCfg := certs.TLSConfig()
 	srv := &http.Server{
 		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			_, _ = io.WriteString(w, r.Proto)

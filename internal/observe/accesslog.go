@@ -130,6 +130,12 @@ func appendEntry(b []byte, e *AccessEntry) []byte {
 	b = appendJSONString(b, info.Upstream)
 	b = append(b, `,"target":`...)
 	b = appendJSONString(b, info.Target)
+	if info.Tries > 0 {
+		b = append(b, `,"pick":`...)
+		b = appendJSONString(b, info.Pick)
+		b = append(b, `,"tries":`...)
+		b = strconv.AppendInt(b, int64(info.Tries), 10)
+	}
 	b = append(b, "}\n"...)
 	return b
 }

@@ -28,6 +28,13 @@ type RequestInfo struct {
 	// Upstream is the pool name and Target the target picked ("" if none).
 	Upstream string
 	Target   string
+	// Pick says why Target was chosen: the policy, and how health
+	// narrowed the choice ("p2c_ewma", "p2c_ewma, 1 unavailable skipped",
+	// "cookie: sticky", "all unavailable: tried anyway"). A constant
+	// string, never built per request.
+	Pick string
+	// Tries counts the tries sent upstream (1 + retries; 0 if none).
+	Tries int
 	// UpstreamStart is when the proxy started the upstream exchange and
 	// FirstByte the time from then to the response head (0 if none).
 	UpstreamStart time.Time

@@ -1,6 +1,8 @@
 package placeholder
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"net"
 	"net/http"
 	"net/url"
@@ -26,6 +28,9 @@ const (
 	kindRemotePort
 	kindHeader // arg: canonical header name
 	kindQueryArg
+	kindTLSClientSubject     // client certificate subject (mTLS)
+	kindTLSClientFingerprint // SHA-256 of the client certificate, hex
+	kindTLSClientSerial      // client certificate serial number, hex
 )
 
 // simpleVars maps placeholder names without an argument to their kind.
@@ -41,11 +46,16 @@ var simpleVars = map[string]kind{
 	"request_id":  kindRequestID,
 	"client_ip":   kindClientIP,
 	"remote_port": kindRemotePort,
+
+	"tls.client.subject":     kindTLSClientSubject,
+	"tls.client.fingerprint": kindTLSClientFingerprint,
+	"tls.client.serial":      kindTLSClientSerial,
 }
 
 // validHint lists the placeholders for error hints.
 const validHint = "valid placeholders: {client_ip}, {header.NAME}, {host}, {method}, {path}, " +
-	"{query}, {query.NAME}, {remote_port}, {request_id}, {route}, {scheme}, {uri}; write {{ for a literal '{'"
+	"{query}, {query.NAME}, {remote_port}, {request_id}, {route}, {scheme}, {uri}, " +
+	"{tls.client.subject}, {tls.client.fingerprint}, {tls.client.serial}; write {{ for a literal '{'"
 
 // appendVar appends the value of a non-literal part for r to dst.
 func appendVar(dst []byte, p *part, r *http.Request) []byte {
@@ -116,6 +126,31 @@ func stringVar(p *part, r *http.Request) string {
 		return ""
 	case kindQueryArg:
 		return queryValue(r.URL.RawQuery, p.arg)
+	case kindTLSClientSubject, kindTLSClientFingerprint, kindTLSClientSerial:
+		return clientCertVar(p.kind, r)
+	}
+	return ""
+}
+
+// clientCertVar renders the {tls.client.*} placeholders from the client
+// certificate the TLS handshake verified (or, with client_auth mode
+// "request", merely received); "" without one. The subject is in RFC 4514
+// form ("CN=alice,O=Example"); the fingerprint is the lower-case hex
+// SHA-256 of the DER certificate, the form "openssl x509 -fingerprint
+// -sha256" prints without colons; the serial is lower-case hex.
+func clientCertVar(k kind, r *http.Request) string {
+	if r.TLS == nil || len(r.TLS.PeerCertificates) == 0 {
+		return ""
+	}
+	c := r.TLS.PeerCertificates[0]
+	switch k {
+	case kindTLSClientSubject:
+		return c.Subject.String()
+	case kindTLSClientFingerprint:
+		sum := sha256.Sum256(c.Raw)
+		return hex.EncodeToString(sum[:])
+	case kindTLSClientSerial:
+		return c.SerialNumber.Text(16)
 	}
 	return ""
 }

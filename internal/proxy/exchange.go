@@ -50,6 +50,14 @@ type exchange struct {
 	last    atomic.Int64
 	reading atomic.Int32
 
+	// Retries (retry.go): the buffered request body (nil when not
+	// buffered), whether there is no body at all, how many body bytes
+	// were read by the transport, and the per-try contexts to release.
+	buffered []byte
+	noBody   bool
+	upBytes  atomic.Int64
+	cancels  []context.CancelCauseFunc
+
 	mu      sync.Mutex // guards the fields below
 	ph      phase
 	phStart time.Duration // since begin
@@ -58,6 +66,16 @@ type exchange struct {
 }
 
 func (x *exchange) since() time.Duration { return time.Since(x.begin) }
+
+// replayable reports whether the request can be sent again as it was.
+func (x *exchange) replayable() bool { return x.noBody || x.buffered != nil }
+
+// bodyTouched reports whether the transport read any of the body.
+func (x *exchange) bodyTouched() bool { return x.upBytes.Load() > 0 }
+
+// addCancel keeps a per-try context's cancel for finish. Only the
+// request's goroutine calls it.
+func (x *exchange) addCancel(c context.CancelCauseFunc) { x.cancels = append(x.cancels, c) }
 
 // touch records body activity.
 func (x *exchange) touch() { x.last.Store(int64(x.since())) }
@@ -166,6 +184,9 @@ func (x *exchange) finish(r *http.Request) {
 	}
 	x.mu.Unlock()
 	x.cancel(context.Canceled)
+	for _, c := range x.cancels {
+		c(context.Canceled)
+	}
 	if p == nil {
 		return
 	}
@@ -196,13 +217,23 @@ func (b *uploadBody) Read(p []byte) (int, error) {
 	n, err := b.rc.Read(p)
 	b.x.touch()
 	b.x.reading.Add(-1)
+	b.x.upBytes.Add(int64(n))
 	if err == io.EOF {
 		b.x.enter(phaseHeader)
 	}
 	return n, err
 }
 
-func (b *uploadBody) Close() error { return b.rc.Close() }
+// Close closes the client's body unless none of it was read yet: the
+// transport closes the request body when a try fails, and after a connect
+// failure a retry may still send that untouched body. net/http closes
+// the client's body when the handler returns in any case.
+func (b *uploadBody) Close() error {
+	if b.x.upBytes.Load() == 0 && b.x.buffered == nil {
+		return nil
+	}
+	return b.rc.Close()
+}
 
 // responseBody wraps the backend's response body to record idle time.
 type responseBody struct {

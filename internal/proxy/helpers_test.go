@@ -76,7 +76,7 @@ func (w testWriter) Write(p []byte) (int, error) {
 // newPool builds a pool over the given backend addresses.
 func newPool(t testing.TB, targets ...string) *upstream.Pool {
 	t.Helper()
-	p, err := upstream.NewPool("backend", config.Upstream{Targets: targets})
+	p, err := upstream.NewPool("backend", config.Upstream{Targets: targets}, upstream.PoolOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -54,6 +54,9 @@ type Options struct {
 	// Logger receives one record per failed exchange (with request ID,
 	// route, target and the Go error). nil discards.
 	Logger *slog.Logger
+	// Retries decides which failed tries are sent to another target; the
+	// zero value never retries.
+	Retries upstream.RetryPolicy
 }
 
 // handler is the forwarding http.Handler. Immutable after New.
@@ -64,6 +67,7 @@ type handler struct {
 	trusted      *protocol.TrustedSet
 	idHeader     string // canonical; "" = disabled
 	log          *slog.Logger
+	retries      upstream.RetryPolicy
 	rp           *httputil.ReverseProxy
 }
 
@@ -87,6 +91,7 @@ func New(opts Options) (http.Handler, error) {
 		timeouts:     t,
 		trusted:      opts.Trusted,
 		log:          opts.Logger,
+		retries:      opts.Retries,
 	}
 	if opts.RequestIDHeader != "" {
 		if !validFieldName(opts.RequestIDHeader) {
@@ -99,7 +104,7 @@ func New(opts Options) (http.Handler, error) {
 	}
 	h.rp = &httputil.ReverseProxy{
 		Rewrite:        h.rewrite,
-		Transport:      opts.Pool.Transport(),
+		Transport:      tryTransport{h: h},
 		ModifyResponse: h.modifyResponse,
 		ErrorHandler:   h.serveErr,
 		BufferPool:     newBufferPool(),
@@ -148,13 +153,29 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// Set before anything can fail, so error responses carry it too.
 		w.Header().Set(h.idHeader, info.ID)
 	}
-	if err := peekBody(r); err != nil {
+	// Only HTTP/1.1 has chunked framing to check. An HTTP/2 or HTTP/3
+	// body is framed by DATA frames (RFC 9113 §6.1), and waiting for its
+	// first byte would deadlock a stream whose server speaks first (gRPC
+	// bidirectional streaming).
+	if r.ProtoMajor < 2 {
+		if err := peekBody(r); err != nil {
+			h.clientBodyError(w, r, x, err)
+			return
+		}
+	}
+
+	if err := h.bufferBody(r, x); err != nil {
 		h.clientBodyError(w, r, x, err)
 		return
 	}
 
-	x.pick = upstream.PickContext{ClientIP: info.ClientIP, Header: r.Header, Path: r.URL.Path}
 	info.Upstream = h.pool.Name()
+	if err := h.pool.Acquire(); err != nil {
+		h.fail(w, r, x, err)
+		return
+	}
+	defer h.pool.Release()
+	x.pick = upstream.PickContext{ClientIP: info.ClientIP, Header: r.Header, Path: r.URL.Path, Request: r}
 	target, err := h.pool.Pick(&x.pick)
 	if err != nil {
 		h.fail(w, r, x, err)
@@ -162,8 +183,15 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	x.target = target
 	info.Target = target.String()
+	info.Pick = x.pick.Reason
 	target.Begin()
-	defer target.Done()
+	// x.target changes when a try is retried elsewhere (retry.go), which
+	// moves the in-flight count along.
+	defer func() { x.target.Done() }()
+	if x.pick.SetCookie != "" {
+		// Sticky session (policy cookie): tell the client its target.
+		w.Header().Add("Set-Cookie", x.pick.SetCookie)
+	}
 
 	ctx, cancel := context.WithCancelCause(r.Context())
 	x.cancel = cancel

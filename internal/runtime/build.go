@@ -64,7 +64,7 @@ func Build(cfg *config.Config, prev *Runtime, opts Options) (*Runtime, error) {
 	rt.trusted = trusted
 
 	for name, uc := range cfg.Upstreams {
-		p, err := reusePool(prev, name, uc)
+		p, err := reusePool(prev, name, uc, upstream.PoolOptions{Now: opts.Now, Logger: opts.Logger})
 		if err != nil {
 			errs = append(errs, config.Errorf(cfg.Pos("$.upstreams."+name), "", "upstream %q: %v", name, err))
 			continue
@@ -80,6 +80,10 @@ func Build(cfg *config.Config, prev *Runtime, opts Options) (*Runtime, error) {
 
 	clu, err := sharedCluster(view, cfg, opts)
 	if err != nil {
+		errs = append(errs, config.AsErrorList(err, cfg.Pos("$.cluster"))...)
+	}
+	errs = append(errs, rt.buildACME(view, clu, opts)...)
+	if err := rt.buildTickets(clu, opts); err != nil {
 		errs = append(errs, config.AsErrorList(err, cfg.Pos("$.cluster"))...)
 	}
 	env := middleware.Env{Logger: opts.Logger, Now: opts.Now, Cluster: clu, State: view, DryRun: opts.DryRun}
@@ -107,6 +111,11 @@ func Build(cfg *config.Config, prev *Runtime, opts Options) (*Runtime, error) {
 			return nil, config.ErrorList{config.Errorf(cfg.Pos("$.log.access.output"), "check the path and its directory's permissions", "cannot open access log: %v", err)}
 		}
 		rt.access = sink
+		// Health checks and DNS re-resolution run only for a runtime that
+		// will serve; a reused pool is already running (Start is once).
+		for _, p := range rt.pools {
+			p.Start()
+		}
 	}
 	rt.generation = generations.Add(1)
 	return rt, nil
@@ -143,8 +152,8 @@ func (rt *Runtime) closeNew(prev *Runtime) {
 
 // reusePool takes over prev's pool when its identity (targets and transport
 // settings) is unchanged, so connections and state survive the reload.
-func reusePool(prev *Runtime, name string, uc config.Upstream) (*upstream.Pool, error) {
-	p, err := upstream.NewPool(name, uc)
+func reusePool(prev *Runtime, name string, uc config.Upstream, po upstream.PoolOptions) (*upstream.Pool, error) {
+	p, err := upstream.NewPool(name, uc, po)
 	if err != nil {
 		return nil, err
 	}
@@ -196,6 +205,7 @@ func (rt *Runtime) buildRoute(i int, rc *config.Route, env middleware.Env) (comp
 			Trusted:         rt.trusted,
 			RequestIDHeader: rt.ridHeader,
 			Logger:          rt.logger,
+			Retries:         rt.retryPolicy(rc),
 		})
 	case rc.Redirect != nil:
 		cr.terminal = "redirect"
@@ -270,4 +280,13 @@ func routeErrors(cfg *config.Config, err error) config.ErrorList {
 	}
 	walk(err)
 	return out
+}
+
+// retryPolicy is the route's retry settings: its own when it has any,
+// otherwise its upstream's.
+func (rt *Runtime) retryPolicy(rc *config.Route) upstream.RetryPolicy {
+	if rc.Retries != nil {
+		return upstream.NewRetryPolicy(*rc.Retries)
+	}
+	return upstream.NewRetryPolicy(rt.cfg.Upstreams[rc.Upstream].Retries)
 }

@@ -35,6 +35,7 @@ func TestExamplesCompile(t *testing.T) {
 	t.Setenv("INFERENCE_API_KEY", "test-key")
 	t.Setenv("ORDERS_API_TOKEN", "test-token")
 	t.Setenv("JWT_SECRET", "an-example-secret-of-at-least-32-bytes")
+	t.Setenv("STICKY_SECRET", "a-sticky-secret-of-32-characters")
 	for _, f := range files {
 		t.Run(filepath.Base(f), func(t *testing.T) {
 			cfg, err := config.Load(f)

@@ -6,8 +6,10 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/gatehouse-proxy/gatehouse/internal/config"
 	"github.com/gatehouse-proxy/gatehouse/internal/protocol"
 	"github.com/gatehouse-proxy/gatehouse/internal/route"
+	"github.com/gatehouse-proxy/gatehouse/internal/upstream"
 )
 
 // Explain describes, without sending anything, how rt would handle a
@@ -41,9 +43,10 @@ func (rt *Runtime) Explain(method string, u *url.URL, h http.Header) string {
 		if p := rt.pools[rc.Upstream]; p != nil {
 			targets := make([]string, 0, len(p.Targets()))
 			for _, t := range p.Targets() {
-				targets = append(targets, t.String())
+				targets = append(targets, fmt.Sprintf("%s://%s weight %d", t.Protocol(), t.Address(), t.Weight()))
 			}
 			fmt.Fprintf(&b, "upstream: %s, policy %s, targets [%s]\n", p.Name(), p.PolicyName(), strings.Join(targets, ", "))
+			explainHealth(&b, p.Config(), rc)
 		}
 		t := rc.Timeouts
 		fmt.Fprintf(&b, "timeouts: connect %s, response_header %s, idle %s, total %s\n",
@@ -57,4 +60,43 @@ func orNone(s string, none bool) string {
 		return "none"
 	}
 	return s
+}
+
+// explainHealth describes the health, breaker and retry settings that
+// apply to a request of route rc on upstream uc.
+func explainHealth(b *strings.Builder, uc config.Upstream, rc *config.Route) {
+	if h := uc.HealthCheck; h != nil {
+		if h.Type == config.HealthTCP {
+			fmt.Fprintf(b, "health:   tcp connect every %s (rise %d, fall %d)\n", h.Interval.D(), h.Rise, h.Fall)
+		} else {
+			fmt.Fprintf(b, "health:   %s %s every %s expecting %s (rise %d, fall %d)\n", h.Method, h.Path, h.Interval.D(), h.Status, h.Rise, h.Fall)
+		}
+	} else {
+		b.WriteString("health:   no active checks\n")
+	}
+	if ph := uc.Passive; ph.Disabled {
+		b.WriteString("passive:  off\n")
+	} else {
+		fmt.Fprintf(b, "passive:  eject after %d consecutive failures for %s (growing, max %s), at most %d%% of targets\n",
+			ph.ConsecutiveFailures, ph.BaseEjection.D(), ph.MaxEjection.D(), ph.MaxEjectedPercent)
+	}
+	if cb := uc.CircuitBreaker; cb.MaxRequests > 0 || cb.MaxRequestsPerTarget > 0 || cb.MaxPending > 0 {
+		fmt.Fprintf(b, "breaker:  max_requests %d, per target %d, max_pending %d (0 = none)\n", cb.MaxRequests, cb.MaxRequestsPerTarget, cb.MaxPending)
+	}
+	r := uc.Retries
+	from := "upstream"
+	if rc.Retries != nil {
+		r, from = *rc.Retries, "route"
+	}
+	rp := upstream.NewRetryPolicy(r)
+	if rp.Attempts() == 0 {
+		fmt.Fprintf(b, "retries:  off (%s setting)\n", from)
+		return
+	}
+	budget := config.DefaultRetryBudgetPercent
+	if r.BudgetPercent != nil {
+		budget = *r.BudgetPercent
+	}
+	fmt.Fprintf(b, "retries:  up to %d on %s, non-idempotent %t, budget %d%% (%s setting)\n",
+		rp.Attempts(), strings.Join(r.On, ", "), r.NonIdempotent, budget, from)
 }

@@ -45,7 +45,7 @@ func (h *Holder) Dispatch(r *engine.Request) (engine.Handler, bool) {
 }
 
 func (rt *Runtime) dispatch(r *engine.Request) (engine.Handler, bool) {
-	if !rt.hasNative || r.Method == http.MethodConnect || r.Method == http.MethodTrace {
+	if !rt.hasNative || r.Method == http.MethodConnect || r.Method == http.MethodTrace || rt.isChallenge(r.Path) {
 		return nil, false
 	}
 	// The router matches decoded paths; a percent-encoded one is left to
@@ -98,13 +98,14 @@ func (rt *Runtime) logNative(w *engine.ResponseWriter, r *engine.Request) {
 }
 
 // buildNative prepares route i for the own engine when it can run there:
-// a proxy route without middleware.
+// a proxy route without middleware, to a pool the engine can serve
+// (HTTP/1.1 targets; no sticky cookie or placeholder hash key).
 func (rt *Runtime) buildNative(i int, rc *config.Route, view *stateView) error {
 	if rt.cfg.Server.Engine != config.EngineNative || rc.Upstream == "" || len(rc.Middleware) > 0 {
 		return nil
 	}
 	pool := rt.pools[rc.Upstream]
-	if pool == nil {
+	if pool == nil || !pool.NativeOK() {
 		return nil
 	}
 	conns, err := sharedConnPool(view, pool, rt.cfg.Upstreams[rc.Upstream])
@@ -126,6 +127,7 @@ func (rt *Runtime) buildNative(i int, rc *config.Route, view *stateView) error {
 		RequestIDHeader: rt.ridHeader,
 		Logger:          rt.logger,
 		Now:             rt.now,
+		Retries:         rt.retryPolicy(rc),
 	})
 	if err != nil {
 		return err

@@ -7,6 +7,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/gatehouse-proxy/gatehouse/internal/acme"
+	"github.com/gatehouse-proxy/gatehouse/internal/cluster"
 	"github.com/gatehouse-proxy/gatehouse/internal/config"
 	"github.com/gatehouse-proxy/gatehouse/internal/protocol"
 	"github.com/gatehouse-proxy/gatehouse/internal/route"
@@ -31,6 +33,12 @@ type Runtime struct {
 	now        func() time.Time
 	state      *stateStore
 	stateKeys  map[string]bool // keys of state this runtime holds a reference to
+	// acme holds the ACME manager of each listener with tls.acme (by
+	// listener name), challenge their HTTP-01 responders, tickets the
+	// session ticket keys shared through Redis (acme.go). nil when unused.
+	acme      map[string]*acme.Manager
+	challenge http.Handler
+	tickets   *cluster.TicketKeys
 
 	inflight  atomic.Int64
 	retired   atomic.Bool

@@ -15,6 +15,12 @@ import (
 // request (ID, real client IP), normalises the path, routes, runs the
 // route's chain and writes the access-log line.
 func (rt *Runtime) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if rt.isChallenge(r.URL.Path) {
+		// An ACME HTTP-01 challenge (acme.go): answered before routing,
+		// request IDs and the access log; it is the CA's, not a client's.
+		rt.challenge.ServeHTTP(w, r)
+		return
+	}
 	info := &observe.RequestInfo{Start: rt.now(), Scheme: schemeOf(r)}
 	peer := peerAddr(r.RemoteAddr)
 	peerTrusted := rt.trusted.Contains(peer)

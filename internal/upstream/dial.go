@@ -35,10 +35,11 @@ func connectTimeout(ctx context.Context) time.Duration {
 	return d
 }
 
-// dialer dials the targets of one pool. It is read-only after NewPool.
+// dialer dials the targets of one pool. It is read-only after NewPool; the
+// targets it may dial are the pool's current set.
 type dialer struct {
-	net    net.Dialer
-	byHost map[string]*Target // URLHost → target
+	net  net.Dialer
+	pool *Pool
 	// fallback bounds a dial whose context carries no connect timeout (a
 	// request built without the proxy). It equals the config default.
 	fallback time.Duration
@@ -47,7 +48,7 @@ type dialer struct {
 // DialContext is the http.Transport.DialContext hook. addr is the outbound
 // URL's host:port, which names one target.
 func (d *dialer) DialContext(ctx context.Context, _, addr string) (net.Conn, error) {
-	t, ok := d.byHost[addr]
+	t, ok := d.pool.set.Load().byHost[addr]
 	if !ok {
 		return nil, fmt.Errorf("dial %q: %w: %w", addr, protocol.ErrUpstreamConnect, ErrUnknownDialAddress)
 	}

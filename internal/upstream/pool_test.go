@@ -29,7 +29,7 @@ func TestPoolUnixSocket(t *testing.T) {
 	srv.Start()
 	defer srv.Close()
 
-	p, err := NewPool("app", config.Upstream{Targets: []string{"unix:" + sock}})
+	p, err := NewPool("app", config.Upstream{Targets: []string{"unix:" + sock}}, PoolOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,7 +55,7 @@ func TestPoolUnixSocket(t *testing.T) {
 
 func TestPoolDialsOnlyTargets(t *testing.T) {
 	t.Parallel()
-	p, err := NewPool("app", config.Upstream{Targets: []string{"127.0.0.1:1"}})
+	p, err := NewPool("app", config.Upstream{Targets: []string{"127.0.0.1:1"}}, PoolOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,7 +72,7 @@ func TestPoolConnectTimeout(t *testing.T) {
 	t.Parallel()
 	// No address blackholes portably, so check the plumbing: a 1ns bound
 	// carried by the request context makes the dial time out at once.
-	p, err := NewPool("app", config.Upstream{Targets: []string{"127.0.0.1:9"}})
+	p, err := NewPool("app", config.Upstream{Targets: []string{"127.0.0.1:9"}}, PoolOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,7 +91,7 @@ func TestPoolConnectTimeout(t *testing.T) {
 
 func TestPoolEmpty(t *testing.T) {
 	t.Parallel()
-	p, err := NewPool("none", config.Upstream{})
+	p, err := NewPool("none", config.Upstream{}, PoolOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -113,7 +113,7 @@ func TestNewPoolErrors(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			if _, err := NewPool("x", tc.cfg); err == nil {
+			if _, err := NewPool("x", tc.cfg, PoolOptions{}); err == nil {
 				t.Fatal("no error")
 			}
 		})
@@ -124,7 +124,7 @@ func TestPoolIdentity(t *testing.T) {
 	t.Parallel()
 	base := config.Upstream{Targets: []string{"10.0.0.1:80", "unix:/a.sock"}}
 	mk := func(name string, c config.Upstream) string {
-		p, err := NewPool(name, c)
+		p, err := NewPool(name, c, PoolOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -132,7 +132,7 @@ func TestPoolIdentity(t *testing.T) {
 	}
 	same := base
 	same.Targets = []string{"http://10.0.0.1:80", "unix:/a.sock"} // same target, other spelling
-	same.Policy = "round_robin"
+	same.Policy = config.DefaultPolicy
 	same.MaxIdlePerTarget = fallbackMaxIdlePerTarget
 	same.Timeouts.Connect = config.Duration(time.Second) // per request, not identity
 	if a, b := mk("api", base), mk("api", same); a != b {
@@ -159,7 +159,7 @@ func TestPoolIdentity(t *testing.T) {
 }
 
 func BenchmarkPoolPick(b *testing.B) {
-	p, err := NewPool("bench", config.Upstream{Targets: []string{"10.0.0.1:80", "10.0.0.2:80", "10.0.0.3:80"}})
+	p, err := NewPool("bench", config.Upstream{Targets: []string{"10.0.0.1:80", "10.0.0.2:80", "10.0.0.3:80"}}, PoolOptions{})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -173,7 +173,7 @@ func BenchmarkPoolPick(b *testing.B) {
 }
 
 func TestPickAllocs(t *testing.T) {
-	p, err := NewPool("a", config.Upstream{Targets: []string{"10.0.0.1:80", "10.0.0.2:80"}})
+	p, err := NewPool("a", config.Upstream{Targets: []string{"10.0.0.1:80", "10.0.0.2:80"}}, PoolOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,7 +6,9 @@ import (
 	"github.com/gatehouse-proxy/gatehouse/internal/config"
 )
 
-func init() { registerPolicy(config.PolicyRoundRobin, func() Policy { return &RoundRobin{} }) }
+func init() {
+	registerPolicy(config.PolicyRoundRobin, func(PolicyOptions) (Policy, error) { return &RoundRobin{}, nil })
+}
 
 // RoundRobin hands requests to targets in turn. Safe for concurrent use;
 // Pick does not allocate. Under concurrency the order is not strict, but

@@ -74,12 +74,12 @@ func TestNewPolicy(t *testing.T) {
 		name    string
 		wantErr bool
 	}{
-		{"", false},
+		{"", false}, // the default, p2c_ewma
 		{"round_robin", false},
-		{"random", true},
+		{"no_such_policy", true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			p, err := NewPolicy(tc.name)
+			p, err := NewPolicy(tc.name, PolicyOptions{})
 			if (err != nil) != tc.wantErr {
 				t.Fatalf("NewPolicy(%q) err = %v, wantErr %v", tc.name, err, tc.wantErr)
 			}

@@ -24,7 +24,21 @@ type Target struct {
 	// client's: the address for TCP, "localhost" for a unix socket.
 	hostHeader string
 
+	scheme string // "http", "h2c" or "https"
+	weight int    // configured weight, ≥ 1
+	// index is the target's position in its pool's current target list
+	// (atomic: re-resolution renumbers targets while requests pick);
+	// PickContext.Tried and policies that keep per-target state use it.
+	index atomic.Int32
+	// added is when the target joined the pool (UnixNano); slow start
+	// ramps from it or from its last return to service.
+	added int64
+
 	inFlight atomic.Int64
+	// lat is the peak-EWMA latency state (ewma.go, used by p2c_ewma).
+	lat ewma
+	// health is the active and passive health state (health_state.go).
+	health healthState
 }
 
 // ParseTarget parses one configured target with config.ParseTarget (the
@@ -37,7 +51,11 @@ func ParseTarget(s string, index int) (*Target, error) {
 	if err != nil {
 		return nil, err
 	}
-	t := &Target{raw: s, network: ct.Network, address: ct.Address}
+	t := &Target{raw: s, network: ct.Network, address: ct.Address, scheme: ct.Scheme, weight: ct.Weight}
+	t.index.Store(int32(index))
+	if t.weight < 1 {
+		t.weight = 1
+	}
 	if ct.Network == "unix" {
 		t.urlHost = "unix-" + strconv.Itoa(index) + ".gatehouse.invalid:80"
 		t.hostHeader = "localhost"
@@ -57,8 +75,23 @@ func (t *Target) Network() string { return t.network }
 // Address returns the dial address: host:port or the socket path.
 func (t *Target) Address() string { return t.address }
 
-// Scheme returns the scheme of the outbound URL ("http").
-func (t *Target) Scheme() string { return "http" }
+// Scheme returns the scheme of the outbound URL: "http" for HTTP/1.1 and
+// h2c targets (the pool's transport speaks h2c), "https" for TLS ones.
+func (t *Target) Scheme() string {
+	if t.scheme == "https" {
+		return "https"
+	}
+	return "http"
+}
+
+// Protocol returns the configured scheme: "http", "h2c" or "https".
+func (t *Target) Protocol() string { return t.scheme }
+
+// Weight returns the configured weight (≥ 1).
+func (t *Target) Weight() int { return t.weight }
+
+// Index returns the target's position in its pool's target list.
+func (t *Target) Index() int { return int(t.index.Load()) }
 
 // URLHost returns the host:port to put in the outbound request's URL. Only
 // this pool's Transport can dial it (for unix targets it is synthetic).

@@ -2,6 +2,7 @@ package upstream
 
 import (
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/gatehouse-proxy/gatehouse/internal/config"
@@ -21,7 +22,8 @@ func TestParseTarget(t *testing.T) {
 		{in: "http://[::1]:9000", network: "tcp", address: "[::1]:9000", hostHeader: "[::1]:9000"},
 		{in: "unix:/run/app.sock", network: "unix", address: "/run/app.sock", hostHeader: "localhost"},
 		{in: "unix:run/app.sock", wantErr: true},
-		{in: "https://secure:443", wantErr: true},
+		{in: "https://secure:443", network: "tcp", address: "secure:443", hostHeader: "secure:443"},
+		{in: "h2c://grpc:9000", network: "tcp", address: "grpc:9000", hostHeader: "grpc:9000"},
 		{in: "http://u:p@h:1", wantErr: true},
 		{in: "http://h:1/path", wantErr: true},
 		{in: "backend", wantErr: true},
@@ -48,7 +50,11 @@ func TestParseTarget(t *testing.T) {
 				t.Errorf("ParseTarget(%q) = %s %s host %s, want %s %s host %s", tc.in,
 					got.Network(), got.Address(), got.HostHeader(), tc.network, tc.address, tc.hostHeader)
 			}
-			if got.String() != tc.in || got.Scheme() != "http" {
+			wantScheme := "http"
+			if strings.HasPrefix(tc.in, "https://") {
+				wantScheme = "https"
+			}
+			if got.String() != tc.in || got.Scheme() != wantScheme {
 				t.Errorf("String/Scheme = %q/%q", got.String(), got.Scheme())
 			}
 		})

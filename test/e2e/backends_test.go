@@ -59,6 +59,19 @@ func (r *recorder) Count() int {
 	return len(r.reqs)
 }
 
+// PathCount is the number of requests received for path (RequestURI).
+func (r *recorder) PathCount(path string) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := 0
+	for _, q := range r.reqs {
+		if q.Path == path {
+			n++
+		}
+	}
+	return n
+}
+
 // Complete is the number of requests whose body was read to the end.
 func (r *recorder) Complete() int {
 	r.mu.Lock()

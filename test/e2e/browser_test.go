@@ -13,8 +13,13 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/base64"
 	"errors"
 	"image/png"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -53,13 +58,20 @@ func TestBrowserDemo(t *testing.T) {
 	// `demo --listen 127.0.0.1:0` binds a free port, but the index page and
 	// banner are rendered from the flag and would link to port 0; so pick a
 	// free port ourselves and pass it.
-	port := freePort(t)
-	inst := startArgs(t, "demo", "--listen", net.JoinHostPort("127.0.0.1", port))
+	port, hport := freePort(t), freePort(t)
+	dataDir := t.TempDir()
+	inst := startArgs(t, "demo", "--listen", net.JoinHostPort("127.0.0.1", port),
+		"--https", net.JoinHostPort("127.0.0.1", hport), "--data-dir", dataDir)
 	if want := "127.0.0.1:" + port; inst.Addr != want {
 		t.Fatalf("demo listens on %s, want %s", inst.Addr, want)
 	}
 	base := "http://127.0.0.1:" + port
-	ctx := newBrowser(t)
+	// The browser accepts the demo's certificates as a user who installed
+	// the printed root would. Chromium takes no extra root on the command
+	// line, only the public-key hashes of certificates the server sends:
+	// the leaves, which the client below verifies against the root first.
+	ctx := newBrowser(t, chromedp.Flag("ignore-certificate-errors-spki-list",
+		leafSPKI(t, "127.0.0.1:"+hport, filepath.Join(dataDir, "ca", "root.crt"), "localhost", "demo.localhost")))
 	jsErrors := watchPageErrors(t, ctx)
 
 	wantLinks := []string{
@@ -69,7 +81,36 @@ func TestBrowserDemo(t *testing.T) {
 		"http://demo.localhost:" + port + "/",
 		base + "/ws/",
 		base + "/healthz",
+		"https://localhost:" + hport + "/",
+		"https://demo.localhost:" + hport + "/",
 	}
+
+	// HTTPS through the internal CA: a client trusting only the root the
+	// demo created (and printed) gets the same page over HTTP/2.
+	t.Run("https", func(t *testing.T) {
+		pem, err := os.ReadFile(filepath.Join(dataDir, "ca", "root.crt"))
+		if err != nil {
+			t.Fatalf("the demo's CA root: %v", err)
+		}
+		roots := x509.NewCertPool()
+		if !roots.AppendCertsFromPEM(pem) {
+			t.Fatal("root.crt holds no certificate")
+		}
+		tr := &http.Transport{Proxy: nil, TLSClientConfig: &tls.Config{RootCAs: roots}, ForceAttemptHTTP2: true,
+			DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
+				return (&net.Dialer{}).DialContext(ctx, network, "127.0.0.1:"+hport)
+			}}
+		defer tr.CloseIdleConnections()
+		res, err := (&http.Client{Transport: tr, Timeout: clientTimeout}).Get("https://localhost:" + hport + "/")
+		if err != nil {
+			t.Fatalf("https://localhost:%s/ with the demo's root: %v", hport, err)
+		}
+		body, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.StatusCode != http.StatusOK || res.ProtoMajor != 2 || !strings.Contains(string(body), "Gatehouse demo") {
+			t.Fatalf("https index: %d %s, %d bytes", res.StatusCode, res.Proto, len(body))
+		}
+	})
 
 	t.Run("index", func(t *testing.T) {
 		sctx := step(t, ctx)
@@ -99,7 +140,8 @@ func TestBrowserDemo(t *testing.T) {
 			hrefs = append(hrefs, l.Href)
 			// Links are absolute, on the address Gatehouse really listens on
 			// (except routing by host, on demo.localhost at the same port).
-			if !strings.HasPrefix(l.Href, base+"/") && !strings.HasPrefix(l.Href, "http://demo.localhost:"+port+"/") {
+			if !strings.HasPrefix(l.Href, base+"/") && !strings.HasPrefix(l.Href, "http://demo.localhost:"+port+"/") &&
+				!strings.HasPrefix(l.Href, "https://localhost:"+hport+"/") && !strings.HasPrefix(l.Href, "https://demo.localhost:"+hport+"/") {
 				t.Errorf("link %q is not a full URL on %s", l.Href, base)
 			}
 			if l.Text != l.Href {
@@ -304,10 +346,10 @@ func freePort(t *testing.T) string {
 // newBrowser starts headless Chromium with a fresh profile and returns the
 // context of its tab. The browser is killed when browserBudget ends or at
 // cleanup, whichever comes first; cleanup waits for the process to exit.
-func newBrowser(t *testing.T) context.Context {
+func newBrowser(t *testing.T, extra ...chromedp.ExecAllocatorOption) context.Context {
 	t.Helper()
 	budget, cancelBudget := context.WithTimeout(context.Background(), browserBudget)
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(budget,
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(budget, append([]chromedp.ExecAllocatorOption{
 		chromedp.ExecPath(chromiumPath),
 		chromedp.Headless,
 		chromedp.NoSandbox,
@@ -326,7 +368,7 @@ func newBrowser(t *testing.T) context.Context {
 		chromedp.Flag("no-proxy-server", true),
 		chromedp.UserDataDir(t.TempDir()),
 		chromedp.WindowSize(1024, 768),
-	)
+	}, extra...)...)
 	ctx, cancelTab := chromedp.NewContext(allocCtx, chromedp.WithLogf(t.Logf))
 	// Start the browser on the budget context: per-step timeouts derived
 	// from ctx then end only their step, not the browser.
@@ -480,4 +522,31 @@ func saveScreenshot(t *testing.T, name string, buf []byte) {
 		}
 		t.Logf("screenshot: %s (%d bytes)", path, len(buf))
 	}
+}
+
+// leafSPKI verifies the certificates addr serves for names against the
+// root in rootFile and returns their base64(SHA-256(SubjectPublicKeyInfo)),
+// comma-separated: the form of Chromium's --ignore-certificate-errors-spki-list.
+func leafSPKI(t *testing.T, addr, rootFile string, names ...string) string {
+	t.Helper()
+	pemBytes, err := os.ReadFile(rootFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	roots := x509.NewCertPool()
+	if !roots.AppendCertsFromPEM(pemBytes) {
+		t.Fatalf("%s holds no certificate", rootFile)
+	}
+	var hashes []string
+	for _, name := range names {
+		conn, err := tls.DialWithDialer(&net.Dialer{Timeout: clientTimeout}, "tcp", addr, &tls.Config{RootCAs: roots, ServerName: name})
+		if err != nil {
+			t.Fatalf("TLS to %s as %s, verified by the demo's root: %v", addr, name, err)
+		}
+		leaf := conn.ConnectionState().PeerCertificates[0]
+		conn.Close()
+		sum := sha256.Sum256(leaf.RawSubjectPublicKeyInfo)
+		hashes = append(hashes, base64.StdEncoding.EncodeToString(sum[:]))
+	}
+	return strings.Join(hashes, ",")
 }

@@ -181,11 +181,11 @@ upstreams:
 	}
 }
 
-// TestQuickModeRoundRobin: `gatehouse proxy --from --to --to` balances over
-// both targets.
+// TestQuickModeRoundRobin: `gatehouse proxy --from --to --to --lb
+// round_robin` balances over both targets.
 func TestQuickModeRoundRobin(t *testing.T) {
 	a, b := newRecorder(t, "a"), newRecorder(t, "b")
-	inst := startArgs(t, "proxy", "--from", "127.0.0.1:0", "--to", "http://"+a.Addr(), "--to", "http://"+b.Addr())
+	inst := startArgs(t, "proxy", "--from", "127.0.0.1:0", "--to", "http://"+a.Addr(), "--to", "http://"+b.Addr(), "--lb", "round_robin")
 	c := newClient(t)
 	for i := range 10 {
 		status, body, _ := get(t, c, inst.URL(fmt.Sprintf("/q/%d", i)), "")
@@ -194,8 +194,30 @@ func TestQuickModeRoundRobin(t *testing.T) {
 		}
 	}
 	na, nb := a.Count(), b.Count()
-	if na+nb != 10 || na < 4 || nb < 4 {
+	if na+nb != 10 || na != 5 || nb != 5 {
 		t.Errorf("backends got %d and %d of 10 requests, want round robin (5/5)", na, nb)
+	}
+	inst.Stop()
+}
+
+// TestQuickModeHealthPath: --health-path turns on active checks (a dead
+// target is marked down and gets no request), and retries plus passive
+// health are on by default: no request fails.
+func TestQuickModeHealthPath(t *testing.T) {
+	good := newRecorder(t, "good")
+	dead := closedPort(t)
+	inst := startArgs(t, "proxy", "--from", "127.0.0.1:0", "--to", "http://"+good.Addr(), "--to", "http://"+dead,
+		"--health-path", "/healthz", "--access-log")
+	waitTargetLog(t, inst, 0, "http://"+dead, 15*time.Second, msgTargetDown)
+	mark := inst.Stdout.Len()
+	sendN(t, inst.URL("/x"), 20, nil)
+	for _, e := range accessSince(inst, mark) {
+		if e.str("target") != "http://"+good.Addr() || e.num("tries") != 1 {
+			t.Fatalf("a request went to the target marked down: %v", e)
+		}
+	}
+	if good.PathCount("/healthz") == 0 {
+		t.Fatalf("the healthy target received no GET /healthz")
 	}
 	inst.Stop()
 }

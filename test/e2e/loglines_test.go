@@ -70,6 +70,13 @@ func (e entry) str(k string) string {
 	return fmt.Sprint(v)
 }
 
+// num returns a numeric field (JSON numbers decode as float64); 0 when
+// absent or not a number.
+func (e entry) num(k string) float64 {
+	f, _ := e[k].(float64)
+	return f
+}
+
 func parseEntry(line string) entry {
 	var e entry
 	if err := json.Unmarshal([]byte(line), &e); err != nil {

@@ -1,0 +1,62 @@
+package upstream
+
+// The circuit breaker bounds the load sent to an upstream (Envoy's
+// max_requests / max_pending_requests): past a bound the request fails at
+// once with an error wrapping protocol.ErrOverloaded, which the proxy maps
+// to 503, instead of queueing behind a backend that cannot keep up.
+//
+//   - max_requests bounds in-flight requests to the whole upstream
+//     (Acquire/Release).
+//   - max_requests_per_target makes pick skip a target with that many
+//     in-flight exchanges (Target.Begin/Done).
+//   - max_pending bounds the requests that would wait for a connection
+//     because their target is at max_conns_per_target; once reached, such
+//     targets are skipped too. When every target is skipped, Pick fails
+//     with ErrOverloaded.
+
+// Acquire admits one request to the upstream, or refuses it with an error
+// wrapping protocol.ErrOverloaded when circuit_breaker.max_requests
+// requests are already in flight. After a nil error the caller must call
+// Release exactly once when the request (all its tries) is over. Acquire
+// also counts the request for the retry budget (AllowRetry). Safe for
+// concurrent use; lock-free; does not allocate.
+func (p *Pool) Acquire() error {
+	h := p.health
+	n := h.inFlight.Add(1)
+	if h.maxRequests > 0 && n > h.maxRequests {
+		h.inFlight.Add(-1)
+		return h.errFull
+	}
+	h.budget.countRequest(h.now())
+	return nil
+}
+
+// Release ends a request admitted by Acquire.
+func (p *Pool) Release() { p.health.inFlight.Add(-1) }
+
+// InFlight returns the number of requests admitted by Acquire and not yet
+// released.
+func (p *Pool) InFlight() int64 { return p.health.inFlight.Load() }
+
+// saturated reports whether t is at its circuit-breaker bound: at
+// max_requests_per_target, or at max_conns_per_target while the upstream's
+// pending requests reached max_pending (pendingFull).
+func (h *Health) saturated(t *Target, pendingFull bool) bool {
+	n := t.inFlight.Load()
+	return (h.maxPerTarget > 0 && n >= h.maxPerTarget) || (pendingFull && n >= h.maxConns)
+}
+
+// pendingFull reports whether the requests beyond max_conns_per_target on
+// their target (which wait for a connection) reached max_pending.
+func (h *Health) pendingFull(list []*Target) bool {
+	if h.maxPending <= 0 || h.maxConns <= 0 {
+		return false
+	}
+	var pending int64
+	for _, t := range list {
+		if n := t.inFlight.Load() - h.maxConns; n > 0 {
+			pending += n
+		}
+	}
+	return pending >= h.maxPending
+}

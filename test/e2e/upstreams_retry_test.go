@@ -1,0 +1,95 @@
+package e2e
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+)
+
+// A POST to a backend that drops the connection after reading the request
+// is not retried (the backend saw it once, it may have acted on it); a GET
+// is retried on the other target and succeeds.
+func TestRetryPostNotRetriedGetRetried(t *testing.T) {
+	for _, method := range []string{http.MethodPost, http.MethodGet} {
+		t.Run(method, func(t *testing.T) {
+			dead := newRawBackend(t, func(*http.Request, io.Writer) bool { return false })
+			good := newRecorder(t, "good")
+			gw := start(t, upstreamConfig("first", []string{dead.Addr(), good.Addr()}, ""))
+			var body io.Reader
+			if method == http.MethodPost {
+				body = strings.NewReader(`{"order":1}`)
+			}
+			req, _ := http.NewRequest(method, gw.URL("/orders"), body)
+			res, err := newClient(t).Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(res.Body)
+			res.Body.Close()
+			if dead.Count() != 1 {
+				t.Fatalf("the dropping backend saw %d attempts, want exactly 1", dead.Count())
+			}
+			switch method {
+			case http.MethodPost:
+				if res.StatusCode != http.StatusBadGateway || good.Count() != 0 {
+					t.Fatalf("POST: status %d, good backend saw %d; want 502 and no retry", res.StatusCode, good.Count())
+				}
+				assertErrorBody(t, string(b), res.Header, dead.Addr())
+			case http.MethodGet:
+				if res.StatusCode != http.StatusOK || good.Count() != 1 {
+					t.Fatalf("GET: status %d body %q, good backend saw %d; want 200 from the retry", res.StatusCode, b, good.Count())
+				}
+				line := gw.AccessLine(res.Header.Get("X-Request-ID"))
+				if line.num("tries") != 2 || line.str("target") != good.Addr() {
+					t.Fatalf("access log tries=%v target=%v, want 2 and %s", line["tries"], line["target"], good.Addr())
+				}
+			}
+		})
+	}
+}
+
+// Retry budget: with every backend answering 503, the upstream attempts
+// stay within requests × (1 + budget).
+func TestRetryBudgetBoundsAttempts(t *testing.T) {
+	var attempts atomic.Int64
+	var targets []string
+	for range 3 {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			attempts.Add(1)
+			w.WriteHeader(http.StatusServiceUnavailable)
+		}))
+		t.Cleanup(srv.Close)
+		targets = append(targets, strings.TrimPrefix(srv.URL, "http://"))
+	}
+	const budget = 20
+	extra := fmt.Sprintf(`    retries: { attempts: 2, budget_percent: %d, min_retries_per_second: 0 }
+    passive_health: { disabled: true }
+`, budget)
+	gw := start(t, upstreamConfig("round_robin", targets, extra))
+	const n = 200
+	c := newClient(t)
+	for i := range n {
+		res, err := c.Get(gw.URL("/"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, res.Body)
+		res.Body.Close()
+		if res.StatusCode != http.StatusServiceUnavailable {
+			t.Fatalf("request %d: status %d, want the backends' 503", i, res.StatusCode)
+		}
+	}
+	got := attempts.Load()
+	limit := int64(n * (100 + budget) / 100)
+	t.Logf("%d requests → %d upstream attempts (limit %d)", n, got, limit)
+	if got > limit {
+		t.Fatalf("%d upstream attempts for %d requests, want ≤ %d (budget %d%%)", got, n, limit, budget)
+	}
+	if got <= n {
+		t.Fatalf("%d attempts for %d requests: no retry happened at all", got, n)
+	}
+}
