@@ -199,7 +199,7 @@ func (h *ProxyHandler) send(w *ResponseWriter, r *Request, x *exchange, uc *upCo
 		// A write error upstream: the backend may have answered early
 		// (e.g. 413) and closed; read its answer if there is one.
 	}
-	h.armRead(uc, x, h.t.ResponseHeader)
+	h.armRead(uc, x, h.headerWait())
 	var rb []byte
 	x.room = 0
 	if out := w.c.s.out; len(hb)+minRespRoom <= len(out) {
@@ -404,4 +404,14 @@ func (h *ProxyHandler) logRetry(r *Request, info *observeInfo, err error, status
 		slog.String("reason", reason),
 		slog.String("next_target", next.String()),
 	)
+}
+
+// headerWait bounds one try's wait for the response head: the route's
+// response_header timeout, or the retry policy's per-try timeout when
+// that is shorter (a try that exceeds it may be retried elsewhere).
+func (h *ProxyHandler) headerWait() time.Duration {
+	if d := h.retries.PerTryTimeout(); d > 0 && d < h.t.ResponseHeader {
+		return d
+	}
+	return h.t.ResponseHeader
 }

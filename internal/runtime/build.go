@@ -158,9 +158,14 @@ func reusePool(prev *Runtime, name string, uc config.Upstream, po upstream.PoolO
 		return nil, err
 	}
 	if prev != nil {
-		if old, ok := prev.pools[name]; ok && old.Identity() == p.Identity() {
-			p.Close()
-			return old, nil
+		if old, ok := prev.pools[name]; ok {
+			if old.Identity() == p.Identity() {
+				p.Close()
+				return old, nil
+			}
+			// Settings changed: a new pool, but the targets that stay
+			// keep their health, ejections and latency estimates.
+			p.Inherit(old)
 		}
 	}
 	return p, nil

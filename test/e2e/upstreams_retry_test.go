@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 )
 
 // A POST to a backend that drops the connection after reading the request
@@ -91,5 +92,33 @@ func TestRetryBudgetBoundsAttempts(t *testing.T) {
 	}
 	if got <= n {
 		t.Fatalf("%d attempts for %d requests: no retry happened at all", got, n)
+	}
+}
+
+// A per-try timeout cuts a try that waits too long for the response head
+// and, with "timeout" among the conditions, retries a GET elsewhere.
+func TestRetryPerTryTimeout(t *testing.T) {
+	release := make(chan struct{})
+	stuck := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select { // answers only when the test ends
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	t.Cleanup(stuck.Close)
+	t.Cleanup(func() { close(release) })
+	good := newRecorder(t, "good")
+	gw := start(t, upstreamConfig("first", []string{strings.TrimPrefix(stuck.URL, "http://"), good.Addr()},
+		"    retries: { per_try_timeout: 300ms, on: [connect_failure, timeout] }\n"))
+	began := time.Now()
+	status, body, hdr := get(t, newClient(t), gw.URL("/slow"), "")
+	if status != http.StatusOK || !strings.HasPrefix(body, "good") {
+		t.Fatalf("status %d body %q, want the second target's answer", status, body)
+	}
+	if took := time.Since(began); took > 5*time.Second {
+		t.Fatalf("took %v: the per-try timeout did not cut the first try", took)
+	}
+	if line := gw.AccessLine(hdr.Get("X-Request-ID")); line.num("tries") != 2 {
+		t.Fatalf("tries = %v, want 2", line["tries"])
 	}
 }

@@ -1,0 +1,47 @@
+package upstream
+
+import (
+	"testing"
+	"time"
+
+	"github.com/gatehouse-proxy/gatehouse/internal/config"
+)
+
+// A reload that changes an upstream (a target added) builds a new pool;
+// the target that stays keeps its ejection and latency estimate, the new
+// one starts fresh.
+func TestInheritKeepsStateByAddress(t *testing.T) {
+	t.Parallel()
+	now := time.Unix(1_800_000_000, 0)
+	opts := PoolOptions{Now: func() time.Time { return now }}
+	old, err := NewPool("u", config.Upstream{Targets: []string{"10.0.0.1:80", "10.0.0.2:80"}}, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := old.Targets()[0]
+	for range config.DefaultConsecutiveFailures {
+		old.Report(a, Outcome{Failed: true})
+	}
+	old.Report(old.Targets()[1], Outcome{Latency: 30 * time.Millisecond})
+	if a.Available(now) {
+		t.Fatal("setup: target not ejected")
+	}
+	next, err := NewPool("u", config.Upstream{Targets: []string{"http://10.0.0.2:80", "10.0.0.1:80", "10.0.0.3:80"}, Policy: "round_robin"}, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	next.Inherit(old)
+	byAddr := map[string]*Target{}
+	for _, tg := range next.Targets() {
+		byAddr[tg.Address()] = tg
+	}
+	if byAddr["10.0.0.1:80"].Available(now) {
+		t.Errorf("the ejected target came back with the reload")
+	}
+	if got := byAddr["10.0.0.2:80"].Latency(now.UnixNano()); got < 25*time.Millisecond {
+		t.Errorf("latency estimate of the kept target = %v, want ~30ms", got)
+	}
+	if !byAddr["10.0.0.3:80"].Available(now) || byAddr["10.0.0.3:80"].Latency(now.UnixNano()) != 0 {
+		t.Errorf("the new target did not start fresh")
+	}
+}
