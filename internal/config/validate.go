@@ -130,6 +130,10 @@ func (v *validator) listeners() {
 		}
 		if l.TLS != nil {
 			v.listenerTLS(path, l.Name, l.Address, l.TLS) // validate_tls.go
+			if l.H2C {
+				v.add(path+".h2c", "remove h2c: a TLS listener speaks HTTP/2 through ALPN already; h2c is for plain listeners",
+					"listener %q: h2c on a TLS listener", l.Name)
+			}
 		}
 	}
 }
