@@ -101,6 +101,9 @@ func (h *ProxyHandler) ServeEngine(w *ResponseWriter, r *Request) {
 			if err != nil {
 				_ = uc.nc.Close()
 				if attempt == 0 && uc.reused && (replayable || errors.Is(err, errNothingSent)) && staleConnError(err) {
+					// A pooled connection the backend had closed: not a
+					// try against the target, not counted as one.
+					info.Tries--
 					uc = nil
 					continue
 				}
