@@ -25,6 +25,12 @@ type PoolOptions struct {
 	// config.DefaultIdleConnTimeout). Backends close idle connections
 	// too; a pooled one that turns out closed is retried (see exchange).
 	IdleTimeout time.Duration
+	// MaxConnsPerTarget bounds all connections to one target, idle and
+	// busy (upstreams.*.max_conns_per_target; 0 = no bound). A request
+	// that needs a new connection past it waits for one to be released,
+	// up to its connect timeout, then fails as overloaded (503), as
+	// net/http's MaxConnsPerHost makes requests wait.
+	MaxConnsPerTarget int
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
@@ -36,7 +42,8 @@ type PoolOptions struct {
 // is LIFO too). The runtime keeps one ConnPool per upstream.Pool and
 // reuses it across reloads with the pool. Safe for concurrent use.
 type ConnPool struct {
-	maxIdle int
+	maxIdle  int
+	maxConns int
 	idle    time.Duration
 	now     func() time.Time
 	stacks  sync.Map // *upstream.Target → *idleStack
@@ -53,6 +60,7 @@ type upConn struct {
 	sc        *protocol.FramingScanner // response framing
 	idleSince time.Time
 	reused    bool // taken from the pool (may be stale)
+	closed    bool // close ran (the slot is released once)
 	// The deadlines armed on nc. They stay armed while the connection is
 	// idle in the pool: every exchange arms its own before each I/O.
 	rdl, wdl armedDeadline
@@ -61,15 +69,21 @@ type upConn struct {
 type idleStack struct {
 	mu    sync.Mutex
 	conns []*upConn
+	// open counts the target's connections, idle and busy, when
+	// MaxConnsPerTarget is set; freed is closed (and replaced) when one is
+	// released while requests wait for a slot.
+	open    int
+	waiting int
+	freed   chan struct{}
 }
 
 // NewConnPool validates opts and starts the reaper that closes expired
 // idle connections; Close stops it.
 func NewConnPool(opts PoolOptions) (*ConnPool, error) {
-	if opts.MaxIdlePerTarget < 0 || opts.IdleTimeout < 0 {
+	if opts.MaxIdlePerTarget < 0 || opts.IdleTimeout < 0 || opts.MaxConnsPerTarget < 0 {
 		return nil, fmt.Errorf("%w: negative value", ErrBadPoolOptions)
 	}
-	p := &ConnPool{maxIdle: opts.MaxIdlePerTarget, idle: opts.IdleTimeout, now: opts.Now, stop: make(chan struct{})}
+	p := &ConnPool{maxIdle: opts.MaxIdlePerTarget, maxConns: opts.MaxConnsPerTarget, idle: opts.IdleTimeout, now: opts.Now, stop: make(chan struct{})}
 	if p.maxIdle == 0 {
 		p.maxIdle = config.DefaultMaxIdlePerTarget
 	}
@@ -106,7 +120,7 @@ func (p *ConnPool) get(t *upstream.Target) *upConn {
 			uc.reused = true
 			return uc
 		}
-		_ = uc.nc.Close()
+		p.discardLocked(s, uc)
 	}
 	s.mu.Unlock()
 	return nil
@@ -117,7 +131,7 @@ func (p *ConnPool) get(t *upstream.Target) *upConn {
 func (p *ConnPool) put(uc *upConn) {
 	select {
 	case <-p.stop:
-		_ = uc.nc.Close()
+		p.close(uc)
 		return
 	default:
 	}
@@ -125,11 +139,12 @@ func (p *ConnPool) put(uc *upConn) {
 	s := p.stack(uc.target)
 	s.mu.Lock()
 	if len(s.conns) >= p.maxIdle {
+		p.discardLocked(s, uc)
 		s.mu.Unlock()
-		_ = uc.nc.Close()
 		return
 	}
 	s.conns = append(s.conns, uc)
+	s.wakeLocked() // a request waiting for a slot takes this one
 	s.mu.Unlock()
 }
 
@@ -137,9 +152,13 @@ func (p *ConnPool) put(uc *upConn) {
 // wrap protocol.ErrUpstreamConnect (so StatusFor gives 502, or 504 for a
 // timeout).
 func (p *ConnPool) dial(t *upstream.Target, timeout time.Duration) (*upConn, error) {
+	if idle, err := p.reserve(t, timeout); err != nil || idle != nil {
+		return idle, err
+	}
 	d := net.Dialer{Timeout: timeout, KeepAlive: 30 * time.Second}
 	nc, err := d.Dial(t.Network(), t.Address())
 	if err != nil {
+		p.release(p.stack(t))
 		return nil, fmt.Errorf("%w: %w", protocol.ErrUpstreamConnect, err)
 	}
 	uc := &upConn{nc: nc, target: t, sc: protocol.NewResponseScanner()}
@@ -170,7 +189,7 @@ func (p *ConnPool) reap() {
 			// LIFO: the oldest are at the bottom.
 			k := 0
 			for k < len(s.conns) && now.Sub(s.conns[k].idleSince) >= p.idle {
-				_ = s.conns[k].nc.Close()
+				p.discardLocked(s, s.conns[k])
 				k++
 			}
 			if k > 0 {
@@ -192,7 +211,7 @@ func (p *ConnPool) Close() {
 		s := v.(*idleStack)
 		s.mu.Lock()
 		for _, uc := range s.conns {
-			_ = uc.nc.Close()
+			p.discardLocked(s, uc)
 		}
 		clear(s.conns)
 		s.conns = s.conns[:0]
@@ -208,4 +227,115 @@ func (p *ConnPool) Idle(t *upstream.Target) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return len(s.conns)
+}
+
+// errNoConnSlot: every connection to the target allowed by
+// max_conns_per_target stayed busy for the whole connect timeout.
+var errNoConnSlot = fmt.Errorf("%w: max_conns_per_target reached", protocol.ErrOverloaded)
+
+// reserve takes a connection slot of t, waiting up to timeout (0: the
+// default connect timeout) when MaxConnsPerTarget is reached, until a
+// connection is closed (its slot is then taken) or returned idle (it is
+// then handed over instead: idle is non-nil and no slot is taken).
+func (p *ConnPool) reserve(t *upstream.Target, timeout time.Duration) (idle *upConn, err error) {
+	if p.maxConns == 0 {
+		return nil, nil
+	}
+	s := p.stack(t)
+	var deadline <-chan time.Time
+	s.mu.Lock()
+	for s.open >= p.maxConns {
+		if deadline == nil {
+			if timeout <= 0 {
+				timeout = time.Duration(config.DefaultConnectTimeout)
+			}
+			tm := time.NewTimer(timeout)
+			defer tm.Stop()
+			deadline = tm.C
+		}
+		if s.freed == nil {
+			s.freed = make(chan struct{})
+		}
+		freed := s.freed
+		s.waiting++
+		s.mu.Unlock()
+		select {
+		case <-freed:
+		case <-deadline:
+			s.mu.Lock()
+			s.waiting--
+			s.mu.Unlock()
+			return nil, errNoConnSlot
+		case <-p.stop:
+			s.mu.Lock()
+			s.waiting--
+			s.mu.Unlock()
+			return nil, errNoConnSlot
+		}
+		s.mu.Lock()
+		s.waiting--
+		if n := len(s.conns); n > 0 {
+			uc := s.conns[n-1]
+			s.conns[n-1] = nil
+			s.conns = s.conns[:n-1]
+			s.mu.Unlock()
+			uc.reused = true
+			return uc, nil
+		}
+	}
+	s.open++
+	s.mu.Unlock()
+	return nil, nil
+}
+
+// wakeLocked tells the requests waiting for a slot that something changed.
+func (s *idleStack) wakeLocked() {
+	if s.waiting > 0 && s.freed != nil {
+		close(s.freed)
+		s.freed = nil
+	}
+}
+
+// release gives a slot back and wakes the requests waiting for one.
+func (p *ConnPool) release(s *idleStack) {
+	if p.maxConns == 0 {
+		return
+	}
+	s.mu.Lock()
+	p.releaseLocked(s)
+	s.mu.Unlock()
+}
+
+func (p *ConnPool) releaseLocked(s *idleStack) {
+	if p.maxConns == 0 {
+		return
+	}
+	s.open--
+	s.wakeLocked()
+}
+
+// close closes uc and releases its slot, once. Every connection the
+// engine is done with (broken, out of step, not worth keeping) ends here.
+func (p *ConnPool) close(uc *upConn) {
+	if p.maxConns == 0 {
+		if !uc.closed {
+			uc.closed = true
+			_ = uc.nc.Close()
+		}
+		return
+	}
+	s := p.stack(uc.target)
+	s.mu.Lock()
+	p.discardLocked(s, uc)
+	s.mu.Unlock()
+}
+
+// discardLocked is close with s (uc's stack) locked.
+func (p *ConnPool) discardLocked(s *idleStack, uc *upConn) {
+	if uc.closed {
+		return
+	}
+	uc.closed = true
+	_ = uc.nc.Close()
+	p.releaseLocked(s)
 }

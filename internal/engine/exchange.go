@@ -99,7 +99,7 @@ func (h *ProxyHandler) ServeEngine(w *ResponseWriter, r *Request) {
 			uc.sc.ExpectResponseTo(r.Method == "HEAD", false)
 			rb, hl, err = h.send(w, r, x, uc, hb, bodyInHead)
 			if err != nil {
-				_ = uc.nc.Close()
+				h.conns.close(uc)
 				if attempt == 0 && uc.reused && (replayable || errors.Is(err, errNothingSent)) && staleConnError(err) {
 					// A pooled connection the backend had closed: not a
 					// try against the target, not counted as one.
@@ -143,7 +143,7 @@ func (h *ProxyHandler) ServeEngine(w *ResponseWriter, r *Request) {
 			x.pick.Tried |= tryBit(t)
 			if next, perr := h.pool.Pick(&x.pick); perr == nil {
 				if uc != nil { // a 5xx answer: drop its connection
-					_ = uc.nc.Close()
+					h.conns.close(uc)
 					uc = nil
 				}
 				h.logRetry(r, info, err, status, next)

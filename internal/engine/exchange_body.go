@@ -82,7 +82,7 @@ func (h *ProxyHandler) respond(w *ResponseWriter, r *Request, x *exchange, info 
 	if ended && reusable {
 		h.conns.put(uc)
 	} else {
-		_ = uc.nc.Close()
+		h.conns.close(uc)
 	}
 }
 
@@ -157,7 +157,7 @@ func (h *ProxyHandler) copyBody(w *ResponseWriter, x *exchange, uc *upConn, clos
 // broken ends an exchange whose response is under way: close both
 // connections so the client sees a truncated response.
 func (h *ProxyHandler) broken(w *ResponseWriter, r *Request, info *observeInfo, uc *upConn, err error) {
-	_ = uc.nc.Close()
+	h.conns.close(uc)
 	w.SetClose()
 	info.Err = err
 	h.logFailure(r, info, err, 0)
@@ -168,7 +168,7 @@ func (h *ProxyHandler) clientGone(r *Request, info *observeInfo, uc *upConn, kee
 	if keep {
 		h.conns.put(uc)
 	} else {
-		_ = uc.nc.Close()
+		h.conns.close(uc)
 	}
 	info.Err = fmt.Errorf("writing response: %w", err)
 	h.logFailure(r, info, info.Err, protocol.StatusClientClosedRequest)

@@ -20,6 +20,7 @@ const testDeadline = 5 * time.Second
 
 // rigOptions tune a test proxy.
 type rigOptions struct {
+	maxConns int
 	timeouts Timeouts
 	trusted  []string
 	idHeader string
@@ -41,7 +42,7 @@ func newRig(t testing.TB, backend string, o rigOptions) *rig {
 	if err != nil {
 		t.Fatal(err)
 	}
-	conns, err := NewConnPool(PoolOptions{})
+	conns, err := NewConnPool(PoolOptions{MaxConnsPerTarget: o.maxConns})
 	if err != nil {
 		t.Fatal(err)
 	}

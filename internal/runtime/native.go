@@ -144,7 +144,7 @@ func (rt *Runtime) buildNative(i int, rc *config.Route, view *stateView) error {
 // reloads while the pool's identity is unchanged (its connections survive).
 func sharedConnPool(view *stateView, pool *upstream.Pool, uc config.Upstream) (*engine.ConnPool, error) {
 	v, err := view.Shared("connpool|"+pool.Identity(), func() (any, error) {
-		cp, err := engine.NewConnPool(engine.PoolOptions{MaxIdlePerTarget: uc.MaxIdlePerTarget, IdleTimeout: uc.IdleConnTimeout.D()})
+		cp, err := engine.NewConnPool(engine.PoolOptions{MaxIdlePerTarget: uc.MaxIdlePerTarget, MaxConnsPerTarget: uc.MaxConnsPerTarget, IdleTimeout: uc.IdleConnTimeout.D()})
 		if err != nil {
 			return nil, fmt.Errorf("connection pool for %s: %w", pool.Name(), err)
 		}
