@@ -108,7 +108,7 @@ func (c *Config) applyDefaults() {
 			r.PreserveHost = ptr(DefaultPreserveHost)
 		}
 		if r.Retries != nil {
-			r.Retries.applyDefaults()
+			r.Retries.applyRouteDefaults()
 		}
 		if r.Redirect != nil {
 			setDefault(&r.Redirect.Status, DefaultRedirectStatus)

@@ -152,6 +152,14 @@ func (u *Upstream) applyDefaults() {
 	u.Retries.applyDefaults()
 }
 
+// applyRouteDefaults fills a route's retry settings, except the budget:
+// that belongs to the upstream (validation refuses it on a route).
+func (r *Retries) applyRouteDefaults() {
+	budget, minPerSec := r.BudgetPercent, r.MinRetriesPerSecond
+	r.applyDefaults()
+	r.BudgetPercent, r.MinRetriesPerSecond = budget, minPerSec
+}
+
 // applyDefaults fills unset retry settings.
 func (r *Retries) applyDefaults() {
 	if r.Attempts == nil {

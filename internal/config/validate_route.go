@@ -72,6 +72,10 @@ func (v *validator) action(path string, r *Route) {
 			v.add(path+".retries", "retries apply to upstream routes only", "route %q has retries but no upstream", r.Name)
 		}
 		v.retries(path+".retries", *r.Retries)
+		if r.Retries.BudgetPercent != nil || r.Retries.MinRetriesPerSecond != nil {
+			v.add(path+".retries", "set budget_percent and min_retries_per_second on the upstream: the budget counts all its requests",
+				"route %q: the retry budget is per upstream, not per route", r.Name)
+		}
 	}
 	if rd := r.Redirect; rd != nil {
 		if rd.To == "" {

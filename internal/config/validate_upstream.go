@@ -79,6 +79,10 @@ func (v *validator) policySettings(path, name string, u Upstream) {
 	if u.Policy == PolicyCookie && u.Sticky == nil {
 		v.add(path, `add sticky: { secret: "${STICKY_SECRET}" }`, "upstream %q: policy cookie needs sticky settings with a secret", name)
 	}
+	if u.Policy == PolicyCookie && u.ResolveInterval > 0 {
+		v.add(path+".resolve_interval", "use policy hash with key cookie:NAME, which follows re-resolved addresses, or list the addresses",
+			"upstream %q: sticky cookies are signed for the configured targets and cannot name addresses found by re-resolution", name)
+	}
 	if s := u.Sticky; s != nil {
 		if u.Policy != PolicyCookie {
 			v.add(path+".sticky", `set policy: cookie`, "upstream %q has sticky settings but policy %q", name, u.Policy)

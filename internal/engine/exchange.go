@@ -89,7 +89,8 @@ func (h *ProxyHandler) ServeEngine(w *ResponseWriter, r *Request) {
 	uc := h.conns.get(t)
 	var rb []byte
 	var hl int
-	for attempt := 0; ; attempt++ {
+	staleReplayed := false // per target: a pooled connection found closed was replaced once
+	for {
 		tryStart := h.now()
 		if uc == nil {
 			uc, err = h.conns.dial(t, h.t.Connect)
@@ -100,9 +101,10 @@ func (h *ProxyHandler) ServeEngine(w *ResponseWriter, r *Request) {
 			rb, hl, err = h.send(w, r, x, uc, hb, bodyInHead)
 			if err != nil {
 				h.conns.close(uc)
-				if attempt == 0 && uc.reused && (replayable || errors.Is(err, errNothingSent)) && staleConnError(err) {
+				if !staleReplayed && uc.reused && (replayable || errors.Is(err, errNothingSent)) && staleConnError(err) {
 					// A pooled connection the backend had closed: not a
 					// try against the target, not counted as one.
+					staleReplayed = true
 					info.Tries--
 					uc = nil
 					continue
@@ -153,6 +155,7 @@ func (h *ProxyHandler) ServeEngine(w *ResponseWriter, r *Request) {
 					hb = replaceHost(hb, t.HostHeader(), next.HostHeader())
 				}
 				t = next
+				staleReplayed = false
 				info.Target = t.String()
 				info.Pick = x.pick.Reason
 				uc = h.conns.get(t)

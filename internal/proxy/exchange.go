@@ -57,6 +57,10 @@ type exchange struct {
 	noBody   bool
 	upBytes  atomic.Int64
 	cancels  []context.CancelCauseFunc
+	// tryTimer is the current try's per-try timeout, armed by uploadBody
+	// when the body has been sent (set and cleared by the request's
+	// goroutine, read by the transport's, hence atomic).
+	tryTimer atomic.Pointer[tryTimer]
 
 	mu      sync.Mutex // guards the fields below
 	ph      phase
@@ -219,6 +223,9 @@ func (b *uploadBody) Read(p []byte) (int, error) {
 	b.x.reading.Add(-1)
 	b.x.upBytes.Add(int64(n))
 	if err == io.EOF {
+		if tt := b.x.tryTimer.Load(); tt != nil {
+			tt.t.Reset(tt.d)
+		}
 		b.x.enter(phaseHeader)
 	}
 	return n, err

@@ -32,14 +32,26 @@ func (tt tryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		ctx := base
 		var tm *time.Timer
 		if d := h.retries.PerTryTimeout(); d > 0 {
+			// The per-try timeout bounds the wait for the response head,
+			// not the upload: for a request with a body the timer starts
+			// when the body has been sent (uploadBody at EOF), so a slow
+			// client or a long client stream is not cut, nor blamed on the
+			// target.
 			var cancel context.CancelCauseFunc
 			ctx, cancel = context.WithCancelCause(base)
 			x.addCancel(cancel)
-			tm = time.AfterFunc(d, func() { cancel(protocol.ErrResponseHeaderTimeout) })
+			tm = time.AfterFunc(time.Hour, func() { cancel(protocol.ErrResponseHeaderTimeout) })
+			tm.Stop()
+			if x.noBody {
+				tm.Reset(d)
+			} else {
+				x.tryTimer.Store(&tryTimer{t: tm, d: d})
+			}
 			req = req.WithContext(ctx)
 		}
 		start := time.Now()
 		res, err := h.pool.Transport().RoundTrip(req)
+		x.tryTimer.Store(nil)
 		if tm != nil {
 			tm.Stop()
 			if err != nil && context.Cause(ctx) == protocol.ErrResponseHeaderTimeout {
@@ -181,4 +193,10 @@ func (h *handler) bufferBody(r *http.Request, x *exchange) error {
 	x.buffered = buf
 	r.Body = io.NopCloser(bytes.NewReader(buf))
 	return nil
+}
+
+// tryTimer is a per-try timeout waiting for the end of the upload.
+type tryTimer struct {
+	t *time.Timer
+	d time.Duration
 }

@@ -73,8 +73,10 @@ func (rt *Runtime) buildACME(view *stateView, clu *cluster.Cluster, opts Options
 		key, _ := json.Marshal(ac)
 		skey := "acme|" + string(key)
 		if shared {
-			r := rt.cfg.Cluster.Redis
-			skey += fmt.Sprintf("|redis|%s|%d|%s", r.Address, r.DB, r.Prefix)
+			// The manager's storage uses the cluster's client: a new
+			// client (other address, credentials, timeout) means a new
+			// manager, or it would keep the retired, closed one.
+			skey += "|" + clusterKey(rt.cfg)
 		}
 		v, err := view.Shared(skey, func() (any, error) {
 			var storage certmagic.Storage

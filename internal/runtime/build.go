@@ -124,15 +124,22 @@ func Build(cfg *config.Config, prev *Runtime, opts Options) (*Runtime, error) {
 // sharedCluster returns the cluster connection, kept across reloads while
 // its configuration is unchanged.
 func sharedCluster(view *stateView, cfg *config.Config, opts Options) (*cluster.Cluster, error) {
-	key := "cluster"
-	if r := cfg.Cluster.Redis; r != nil {
-		key = fmt.Sprintf("cluster|%s|%s|%d|%s|%s|%s", r.Address, r.Username, r.DB, r.Prefix, r.Timeout.D(), hashSecret(r.Password))
-	}
-	v, err := view.Shared(key, func() (any, error) { return cluster.New(cfg.Cluster, opts.Logger) })
+	v, err := view.Shared(clusterKey(cfg), func() (any, error) { return cluster.New(cfg.Cluster, opts.Logger) })
 	if err != nil {
 		return nil, err
 	}
 	return v.(*cluster.Cluster), nil
+}
+
+// clusterKey identifies the cluster connection: everything that makes a
+// new client necessary. State built on the client (ACME storage) keys
+// itself with it too, so it never outlives the client it uses.
+func clusterKey(cfg *config.Config) string {
+	r := cfg.Cluster.Redis
+	if r == nil {
+		return "cluster"
+	}
+	return fmt.Sprintf("cluster|%s|%s|%d|%s|%s|%s", r.Address, r.Username, r.DB, r.Prefix, r.Timeout.D(), hashSecret(r.Password))
 }
 
 // hashSecret keeps a secret out of identity keys (they may be logged).

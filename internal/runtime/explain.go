@@ -94,9 +94,9 @@ func explainHealth(b *strings.Builder, uc config.Upstream, rc *config.Route) {
 		return
 	}
 	budget := config.DefaultRetryBudgetPercent
-	if r.BudgetPercent != nil {
-		budget = *r.BudgetPercent
+	if ub := uc.Retries.BudgetPercent; ub != nil {
+		budget = *ub // the budget is the upstream's, whoever sets the rest
 	}
-	fmt.Fprintf(b, "retries:  up to %d on %s, non-idempotent %t, budget %d%% (%s setting)\n",
-		rp.Attempts(), strings.Join(r.On, ", "), r.NonIdempotent, budget, from)
+	fmt.Fprintf(b, "retries:  up to %d on %s, non-idempotent %t (%s setting), upstream budget %d%%\n",
+		rp.Attempts(), strings.Join(r.On, ", "), r.NonIdempotent, from, budget)
 }

@@ -25,9 +25,13 @@ func (p *Pool) Inherit(old *Pool) {
 		}
 		t.added = o.added
 		h, oh := &t.health, &o.health
-		h.down.Store(oh.down.Load())
-		h.passes.Store(oh.passes.Load())
-		h.fails.Store(oh.fails.Load())
+		if p.health.check != nil && old.health.check != nil {
+			// Only an active check can bring a down target back up; a
+			// pool without one starts its targets up.
+			h.down.Store(oh.down.Load())
+			h.passes.Store(oh.passes.Load())
+			h.fails.Store(oh.fails.Load())
+		}
 		h.consec.Store(oh.consec.Load())
 		h.ejectedUntil.Store(oh.ejectedUntil.Load())
 		h.ejections.Store(oh.ejections.Load())

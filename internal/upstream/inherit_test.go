@@ -45,3 +45,25 @@ func TestInheritKeepsStateByAddress(t *testing.T) {
 		t.Errorf("the new target did not start fresh")
 	}
 }
+
+// A reload that removes the active check does not keep a target down
+// forever: only a check could bring it back.
+func TestInheritDropsActiveStateWithoutChecks(t *testing.T) {
+	t.Parallel()
+	now := time.Unix(1_800_000_000, 0)
+	opts := PoolOptions{Now: func() time.Time { return now }}
+	old, err := NewPool("u", config.Upstream{Targets: []string{"10.0.0.1:80"},
+		HealthCheck: &config.HealthCheck{Type: "tcp", Interval: config.Duration(time.Second), Timeout: config.Duration(time.Second), Rise: 1, Fall: 1}}, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	old.Targets()[0].health.down.Store(true)
+	next, err := NewPool("u", config.Upstream{Targets: []string{"10.0.0.1:80"}}, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	next.Inherit(old)
+	if !next.Targets()[0].Available(now) {
+		t.Fatal("a target marked down by a check that no longer exists stays down")
+	}
+}

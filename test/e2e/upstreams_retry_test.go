@@ -122,3 +122,30 @@ func TestRetryPerTryTimeout(t *testing.T) {
 		t.Fatalf("tries = %v, want 2", line["tries"])
 	}
 }
+
+// The per-try timeout bounds the wait for the response head, not the
+// upload: a client streaming its body for longer than the timeout is not
+// cut (nor is the target blamed).
+func TestRetryPerTryTimeoutExcludesUpload(t *testing.T) {
+	good := newRecorder(t, "good")
+	gw := start(t, upstreamConfig("first", []string{good.Addr()},
+		"    retries: { per_try_timeout: 200ms, on: [connect_failure, timeout], non_idempotent: true }\n"))
+	pr, pw := io.Pipe()
+	go func() {
+		for range 6 {
+			_, _ = pw.Write([]byte("chunk "))
+			time.Sleep(100 * time.Millisecond) // a slow client, not synchronisation
+		}
+		pw.Close()
+	}()
+	req, _ := http.NewRequest(http.MethodPost, gw.URL("/upload"), pr)
+	res, err := newClient(t).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK || good.Last(t).Method != http.MethodPost || len(good.Last(t).Body) != 36 {
+		t.Fatalf("slow upload: %d %q; backend got %d body bytes", res.StatusCode, body, len(good.Last(t).Body))
+	}
+}
