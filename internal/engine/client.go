@@ -44,11 +44,11 @@ type PoolOptions struct {
 type ConnPool struct {
 	maxIdle  int
 	maxConns int
-	idle    time.Duration
-	now     func() time.Time
-	stacks  sync.Map // *upstream.Target → *idleStack
-	stop    chan struct{}
-	once    sync.Once
+	idle     time.Duration
+	now      func() time.Time
+	stacks   sync.Map // *upstream.Target → *idleStack
+	stop     chan struct{}
+	once     sync.Once
 }
 
 // upConn is one connection to a target.
