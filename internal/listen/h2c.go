@@ -2,14 +2,12 @@ package listen
 
 import (
 	"bufio"
-	"context"
 	"encoding/base64"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"strings"
-	"sync"
 
 	"golang.org/x/net/http/httpguts"
 	"golang.org/x/net/http2"
@@ -63,7 +61,7 @@ type h2cHandler struct {
 // newH2CHandler returns next wrapped by the h2c rules; h2 nil means h2c is
 // off on this listener.
 func newH2CHandler(next http.Handler, srv *http.Server, h2 *http2.Server, logger *slog.Logger) *h2cHandler {
-	return &h2cHandler{next: next, srv: srv, h2: h2, log: logger, conns: connSet{conns: make(map[net.Conn]struct{}), gone: make(chan struct{})}}
+	return &h2cHandler{next: next, srv: srv, h2: h2, log: logger, conns: newConnSet()}
 }
 
 // ServeHTTP implements http.Handler.
@@ -183,62 +181,4 @@ func (c *bufferedConn) Read(p []byte) (int, error) {
 		c.r = nil
 	}
 	return c.Conn.Read(p)
-}
-
-// connSet tracks connections served outside an http.Server's bookkeeping
-// (hijacked, then served as HTTP/2), so that shutdown can wait for them
-// and a forced close can end them.
-type connSet struct {
-	mu    sync.Mutex
-	conns map[net.Conn]struct{} // nil after closeAll
-	gone  chan struct{}         // closed (and replaced) when one ends
-}
-
-// add records c; false after closeAll (the caller closes c).
-func (s *connSet) add(c net.Conn) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.conns == nil {
-		return false
-	}
-	s.conns[c] = struct{}{}
-	return true
-}
-
-func (s *connSet) remove(c net.Conn) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	delete(s.conns, c)
-	close(s.gone)
-	s.gone = make(chan struct{})
-}
-
-// wait returns when no connection is left or ctx ends (ctx's error). The
-// connections learn of the shutdown from the GOAWAY the HTTP/2 server's
-// Shutdown hook sends them.
-func (s *connSet) wait(ctx context.Context) error {
-	for {
-		s.mu.Lock()
-		n, gone := len(s.conns), s.gone
-		s.mu.Unlock()
-		if n == 0 {
-			return nil
-		}
-		select {
-		case <-gone:
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
-}
-
-// closeAll closes every tracked connection and refuses later ones.
-func (s *connSet) closeAll() {
-	s.mu.Lock()
-	conns := s.conns
-	s.conns = nil
-	s.mu.Unlock()
-	for c := range conns {
-		_ = c.Close()
-	}
 }

@@ -96,9 +96,9 @@ type tlsDispatcher struct {
 	closed chan struct{}
 	once   sync.Once
 
-	h2mu    sync.Mutex
-	h2conns map[*tls.Conn]struct{} // being served by the HTTP/2 server
-	h2gone  chan struct{}          // closed (and replaced) when one ends
+	// h2 are the connections being served by the HTTP/2 server, outside
+	// the http.Server's bookkeeping (connset.go).
+	h2 connSet
 }
 
 func newTLSDispatcher(ln net.Listener, tlsCfg *tls.Config, srv *http.Server, limits protocol.FramingLimits, handshakeTimeout time.Duration, logger *slog.Logger) (*tlsDispatcher, error) {
@@ -108,7 +108,7 @@ func newTLSDispatcher(ln net.Listener, tlsCfg *tls.Config, srv *http.Server, lim
 	if err := configureH2(srv, h2); err != nil {
 		return nil, err
 	}
-	d := &tlsDispatcher{Listener: ln, conns: make(chan net.Conn), closed: make(chan struct{}), h2conns: make(map[*tls.Conn]struct{}), h2gone: make(chan struct{})}
+	d := &tlsDispatcher{Listener: ln, conns: make(chan net.Conn), closed: make(chan struct{}), h2: newConnSet()}
 	go d.acceptLoop(tlsCfg, srv, h2, limits, handshakeTimeout, logger)
 	return d, nil
 }
@@ -160,11 +160,11 @@ func (d *tlsDispatcher) handshake(raw net.Conn, tlsCfg *tls.Config, srv *http.Se
 		return
 	}
 	if tc.ConnectionState().NegotiatedProtocol == "h2" {
-		if !d.trackH2(tc) {
+		if !d.h2.add(tc) {
 			_ = tc.Close()
 			return
 		}
-		defer d.untrackH2(tc)
+		defer d.h2.remove(tc)
 		base := markTLS(context.Background(), tc)
 		h2.ServeConn(tc, &http2.ServeConnOpts{Context: base, BaseConfig: srv, Handler: srv.Handler})
 		return
@@ -194,55 +194,13 @@ func (d *tlsDispatcher) Close() error {
 	return err
 }
 
-// trackH2 records an HTTP/2 connection so that closeConns can end it; it
-// refuses one arriving after closeConns.
-func (d *tlsDispatcher) trackH2(c *tls.Conn) bool {
-	d.h2mu.Lock()
-	defer d.h2mu.Unlock()
-	if d.h2conns == nil {
-		return false
-	}
-	d.h2conns[c] = struct{}{}
-	return true
-}
-
-func (d *tlsDispatcher) untrackH2(c *tls.Conn) {
-	d.h2mu.Lock()
-	defer d.h2mu.Unlock()
-	delete(d.h2conns, c)
-	close(d.h2gone)
-	d.h2gone = make(chan struct{})
-}
-
 // waitConns waits until no HTTP/2 connection is left or ctx ends. The
 // http.Server's Shutdown does not wait for them (it sends them GOAWAY
 // through the hook http2.ConfigureServer installs, and they end once their
 // streams have).
-func (d *tlsDispatcher) waitConns(ctx context.Context) error {
-	for {
-		d.h2mu.Lock()
-		n, gone := len(d.h2conns), d.h2gone
-		d.h2mu.Unlock()
-		if n == 0 {
-			return nil
-		}
-		select {
-		case <-gone:
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
-}
+func (d *tlsDispatcher) waitConns(ctx context.Context) error { return d.h2.wait(ctx) }
 
 // closeConns closes every HTTP/2 connection still being served, and any
 // that completes its handshake later. HTTP/1.1 connections belong to the
 // http.Server (srv.Close ends them).
-func (d *tlsDispatcher) closeConns() {
-	d.h2mu.Lock()
-	conns := d.h2conns
-	d.h2conns = nil
-	d.h2mu.Unlock()
-	for c := range conns {
-		_ = c.Close()
-	}
-}
+func (d *tlsDispatcher) closeConns() { d.h2.closeAll() }

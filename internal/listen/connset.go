@@ -1,0 +1,70 @@
+package listen
+
+import (
+	"context"
+	"net"
+	"sync"
+)
+
+// connSet tracks connections served outside an http.Server's bookkeeping
+// (hijacked, then served as HTTP/2), so that shutdown can wait for them
+// and a forced close can end them.
+type connSet struct {
+	mu    sync.Mutex
+	conns map[net.Conn]struct{} // nil after closeAll
+	gone  chan struct{}         // closed (and replaced) when one ends
+}
+
+// newConnSet returns an empty set.
+func newConnSet() connSet {
+	return connSet{conns: make(map[net.Conn]struct{}), gone: make(chan struct{})}
+}
+
+// add records c; false after closeAll (the caller closes c).
+func (s *connSet) add(c net.Conn) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.conns == nil {
+		return false
+	}
+	s.conns[c] = struct{}{}
+	return true
+}
+
+func (s *connSet) remove(c net.Conn) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.conns, c)
+	close(s.gone)
+	s.gone = make(chan struct{})
+}
+
+// wait returns when no connection is left or ctx ends (ctx's error). The
+// connections learn of the shutdown from the GOAWAY the HTTP/2 server's
+// Shutdown hook sends them.
+func (s *connSet) wait(ctx context.Context) error {
+	for {
+		s.mu.Lock()
+		n, gone := len(s.conns), s.gone
+		s.mu.Unlock()
+		if n == 0 {
+			return nil
+		}
+		select {
+		case <-gone:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// closeAll closes every tracked connection and refuses later ones.
+func (s *connSet) closeAll() {
+	s.mu.Lock()
+	conns := s.conns
+	s.conns = nil
+	s.mu.Unlock()
+	for c := range conns {
+		_ = c.Close()
+	}
+}
