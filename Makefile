@@ -17,6 +17,8 @@ build:
 # server (E2E_ENGINE=nethttp; the default is the own engine), so both
 # engines pass the same tests.
 test: test-deps
+	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); \
+	if [ -n "$$unformatted" ]; then echo "gofmt needed (make fmt):"; echo "$$unformatted"; exit 1; fi
 	$(GO) vet $(PKGS)
 	$(GO) test -race -count=1 -timeout 20m $(PKGS)
 	E2E_ENGINE=nethttp $(GO) test -race -count=1 -timeout 10m ./test/e2e/
