@@ -15,6 +15,8 @@ const (
 	DefaultReadHeaderTimeout = Duration(10 * time.Second)
 	// DefaultReadTimeout is server.read_timeout.
 	DefaultReadTimeout = Duration(60 * time.Second)
+	// DefaultWriteTimeout is server.write_timeout.
+	DefaultWriteTimeout = Duration(60 * time.Second)
 	// DefaultIdleTimeout is server.idle_timeout.
 	DefaultIdleTimeout = Duration(120 * time.Second)
 	// DefaultMaxHeaderBytes is server.max_header_bytes.
@@ -84,6 +86,7 @@ func (c *Config) applyDefaults() {
 	setDefault(&s.Engine, DefaultEngine)
 	setDefault(&s.ReadHeaderTimeout, DefaultReadHeaderTimeout)
 	setDefault(&s.ReadTimeout, DefaultReadTimeout)
+	setDefault(&s.WriteTimeout, DefaultWriteTimeout)
 	setDefault(&s.IdleTimeout, DefaultIdleTimeout)
 	setDefault(&s.MaxHeaderBytes, DefaultMaxHeaderBytes)
 	setDefault(&s.MaxURIBytes, DefaultMaxURIBytes)

@@ -40,6 +40,11 @@ type Server struct {
 	// ReadTimeout bounds the gap between reads of a request body: a client
 	// that stops sending for this long is cut off. Default 60s.
 	ReadTimeout Duration `yaml:"read_timeout"`
+	// WriteTimeout bounds each wait for the client to accept response
+	// bytes: a client that stops reading for this long is cut off (its
+	// upstream exchange ends), while a response that keeps moving is never
+	// cut, however long it runs (nginx's send_timeout). Default 60s.
+	WriteTimeout Duration `yaml:"write_timeout"`
 	// IdleTimeout closes keep-alive connections idle this long. Default 120s.
 	IdleTimeout Duration `yaml:"idle_timeout"`
 	// MaxHeaderBytes bounds the request head; past it the client gets 431.

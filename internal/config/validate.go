@@ -68,6 +68,7 @@ func (v *validator) server() {
 	v.oneOf("$.server.engine", "server.engine", s.Engine, Engines)
 	v.nonNegative("$.server.read_header_timeout", "server.read_header_timeout", s.ReadHeaderTimeout)
 	v.nonNegative("$.server.read_timeout", "server.read_timeout", s.ReadTimeout)
+	v.nonNegative("$.server.write_timeout", "server.write_timeout", s.WriteTimeout)
 	v.nonNegative("$.server.idle_timeout", "server.idle_timeout", s.IdleTimeout)
 	v.nonNegative("$.server.shutdown_timeout", "server.shutdown_timeout", s.ShutdownTimeout)
 	if s.MaxHeaderBytes < 0 {

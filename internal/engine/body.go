@@ -68,6 +68,7 @@ func (b *bodyReader) begin(c *conn, req *Request) {
 func (b *bodyReader) maybeContinue() {
 	if b.req.expect100 && !b.sent100 && !b.c.rw.wrote && b.req.ProtoMinor >= 1 {
 		b.sent100 = true
+		b.c.armWrite()
 		_, _ = io.WriteString(b.c.nc, continue100)
 	}
 }

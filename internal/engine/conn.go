@@ -43,8 +43,9 @@ type conn struct {
 	reqs   uint8
 	readFn func(fd uintptr) bool
 
-	// rdl is the read deadline armed on nc (see armedDeadline).
-	rdl armedDeadline
+	// rdl and wdl are the read and write deadlines armed on nc (see
+	// armedDeadline).
+	rdl, wdl armedDeadline
 	// idleAt is the end of the current idle wait (zero: none), kept for
 	// the goroutine that takes the wait over (idleWait).
 	idleAt time.Time
@@ -454,6 +455,7 @@ func (c *conn) finish(req *Request) bool {
 
 // refuse answers a refused request like the guard does and closes.
 func (c *conn) refuse(status int) {
+	c.armWrite()
 	_, _ = io.WriteString(c.nc, protocol.RefusalResponse(status))
 	c.closeLingering()
 }
@@ -474,6 +476,11 @@ func (c *conn) closeLingering() {
 // handoff passes the connection, with the bytes from c.r on, to the
 // HandoffListener. The engine never touches it again.
 func (c *conn) handoff() bool {
+	if !c.wdl.t.IsZero() {
+		// net/http manages its own deadlines on what it is handed.
+		_ = c.nc.SetWriteDeadline(time.Time{})
+		c.wdl.set(time.Time{})
+	}
 	hl := c.srv.cfg.Handoff
 	if hl == nil {
 		c.rw.begin(&c.s.req)
@@ -496,5 +503,21 @@ func (c *conn) shutdown() {
 	c.closing.Store(true)
 	if !c.busy.Load() {
 		_ = c.nc.SetReadDeadline(time.Unix(1, 0))
+	}
+}
+
+// armWrite bounds the next write to the client by the server's
+// WriteTimeout from now: each write gets the whole timeout, so a client
+// that keeps reading is never cut, one that stops is cut after it. An
+// armed deadline close enough is kept (armedDeadline), so most writes
+// touch no timer.
+func (c *conn) armWrite() {
+	wt := c.srv.cfg.WriteTimeout
+	if wt <= 0 {
+		return
+	}
+	now := time.Now()
+	if d := now.Add(wt); c.wdl.update(d, now) {
+		_ = c.nc.SetWriteDeadline(d)
 	}
 }

@@ -20,10 +20,11 @@ const testDeadline = 5 * time.Second
 
 // rigOptions tune a test proxy.
 type rigOptions struct {
-	maxConns int
-	timeouts Timeouts
-	trusted  []string
-	idHeader string
+	maxConns     int
+	writeTimeout time.Duration
+	timeouts     Timeouts
+	trusted      []string
+	idHeader     string
 }
 
 // rig is an engine Server with the native proxy in front of one backend,
@@ -76,6 +77,7 @@ func newRig(t testing.TB, backend string, o rigOptions) *rig {
 		HeaderTimeout: testDeadline,
 		IdleTimeout:   testDeadline,
 		BodyTimeout:   testDeadline,
+		WriteTimeout:  o.writeTimeout,
 		Logger:        slog.New(slog.DiscardHandler),
 	})
 	if err != nil {

@@ -33,6 +33,7 @@ func (w *ResponseWriter) begin(req *Request) {
 // closing; the handler should stop.
 func (w *ResponseWriter) Write(p []byte) (int, error) {
 	w.wrote = true
+	w.c.armWrite()
 	n, err := w.c.nc.Write(p)
 	w.bytes += int64(n)
 	if err != nil {
@@ -47,6 +48,7 @@ func (w *ResponseWriter) Write(p []byte) (int, error) {
 // user space.
 func (w *ResponseWriter) ReadFrom(src io.Reader) (int64, error) {
 	w.wrote = true
+	w.c.armWrite()
 	var n int64
 	var err error
 	if w.c.tcp != nil {

@@ -55,6 +55,9 @@ type Config struct {
 	IdleTimeout time.Duration
 	// BodyTimeout bounds each wait for request body bytes.
 	BodyTimeout time.Duration
+	// WriteTimeout bounds each wait for the client to accept response
+	// bytes (0: none); see conn.armWrite.
+	WriteTimeout time.Duration
 	// Scheme is copied into Request.Scheme ("http" if empty).
 	Scheme string
 	// Logger receives refused requests (Info) and connection errors
@@ -85,7 +88,7 @@ func NewServer(cfg Config) (*Server, error) {
 	if cfg.Dispatch == nil {
 		return nil, fmt.Errorf("%w: Dispatch is required", ErrBadConfig)
 	}
-	if cfg.HeaderTimeout < 0 || cfg.IdleTimeout < 0 || cfg.BodyTimeout < 0 {
+	if cfg.HeaderTimeout < 0 || cfg.IdleTimeout < 0 || cfg.BodyTimeout < 0 || cfg.WriteTimeout < 0 {
 		return nil, fmt.Errorf("%w: negative timeout", ErrBadConfig)
 	}
 	// Validate the limits once, so per-connection scanners cannot fail.

@@ -259,6 +259,7 @@ func (m *Manager) open(cfg *config.Config, lc config.Listener) (*server, error) 
 			HeaderTimeout: cfg.Server.ReadHeaderTimeout.D(),
 			IdleTimeout:   cfg.Server.IdleTimeout.D(),
 			BodyTimeout:   cfg.Server.ReadTimeout.D(),
+			WriteTimeout:  cfg.Server.WriteTimeout.D(),
 			Scheme:        "http",
 			Logger:        m.logger,
 		})

@@ -15,9 +15,32 @@ type recorder struct {
 	http.ResponseWriter
 	status int
 	bytes  int64
+
+	// Write deadlines (server.write_timeout): each write may wait gap for
+	// the client; armed is the deadline set, kept while close enough.
+	rc    *http.ResponseController
+	gap   time.Duration
+	armed time.Time
+}
+
+// armWrite sets the write deadline gap from now, unless the one armed is
+// within 1/64 of that (a timer update saved per write). Errors mean the
+// connection takes no deadline (HTTP/3): writes then go unbounded.
+func (r *recorder) armWrite() {
+	if r.gap <= 0 {
+		return
+	}
+	now := time.Now()
+	d := now.Add(r.gap)
+	if !r.armed.IsZero() && !d.Before(r.armed) && d.Sub(r.armed) < r.gap/64 {
+		return
+	}
+	r.armed = d
+	_ = r.rc.SetWriteDeadline(d)
 }
 
 func (r *recorder) WriteHeader(code int) {
+	r.armWrite()
 	// 1xx responses (100 Continue, 103 Early Hints) are informational;
 	// the final status comes later (RFC 9110 §15.2).
 	if r.status == 0 && (code >= 200 || code == http.StatusSwitchingProtocols) {
@@ -30,6 +53,7 @@ func (r *recorder) Write(p []byte) (int, error) {
 	if r.status == 0 {
 		r.status = http.StatusOK
 	}
+	r.armWrite()
 	n, err := r.ResponseWriter.Write(p)
 	r.bytes += int64(n)
 	return n, err
@@ -40,6 +64,7 @@ func (r *recorder) ReadFrom(src io.Reader) (int64, error) {
 	if r.status == 0 {
 		r.status = http.StatusOK
 	}
+	r.armWrite()
 	var n int64
 	var err error
 	if rf, ok := r.ResponseWriter.(io.ReaderFrom); ok {
@@ -52,6 +77,7 @@ func (r *recorder) ReadFrom(src io.Reader) (int64, error) {
 }
 
 func (r *recorder) Flush() {
+	r.armWrite()
 	if f, ok := r.ResponseWriter.(http.Flusher); ok {
 		f.Flush()
 	}
@@ -63,6 +89,11 @@ func (r *recorder) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	c, rw, err := http.NewResponseController(r.ResponseWriter).Hijack()
 	if err == nil && r.status == 0 {
 		r.status = http.StatusSwitchingProtocols
+	}
+	if err == nil && !r.armed.IsZero() {
+		// The tunnel (a WebSocket) outlives the response; the proxy's
+		// copy is bounded by the route's idle timeout instead.
+		_ = c.SetWriteDeadline(time.Time{})
 	}
 	return c, rw, err
 }

@@ -51,10 +51,24 @@ func (rt *Runtime) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	rec := &recorder{ResponseWriter: w}
+	rc := http.NewResponseController(w)
+	rec := &recorder{ResponseWriter: w, rc: rc}
+	if r.ProtoMajor == 1 {
+		// HTTP/1.x: a deadline per write (server.write_timeout). HTTP/2
+		// has its own bound (a connection that takes no bytes for the
+		// write timeout is closed, listen/h2.go); there a stream deadline
+		// is a timer that would reset a quiet stream (a model thinking, a
+		// pause in SSE). A deadline a previous request left on this
+		// keep-alive connection must not cut this one: it is armed at the
+		// start, at each write, and at the end of the handler (net/http
+		// flushes the rest after it returns).
+		rec.gap = rt.cfg.Server.WriteTimeout.D()
+		rec.armWrite()
+		defer rec.armWrite()
+	}
 	var body *countingBody
 	if r.Body != nil && r.Body != http.NoBody {
-		body = &countingBody{ReadCloser: r.Body, rc: http.NewResponseController(w), gap: rt.cfg.Server.ReadTimeout.D()}
+		body = &countingBody{ReadCloser: r.Body, rc: rc, gap: rt.cfg.Server.ReadTimeout.D()}
 		r.Body = body
 	}
 	r = r.WithContext(observe.WithInfo(r.Context(), info))
