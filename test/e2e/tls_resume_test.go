@@ -1,0 +1,74 @@
+package e2e
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"io"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/gatehouse-proxy/gatehouse/internal/testutil/redisserver"
+)
+
+// resumeAcross makes a full TLS 1.3 handshake with first, reads a response
+// there (so the session ticket arrives), then connects to second with the
+// same session cache and reports whether that handshake resumed.
+func resumeAcross(t *testing.T, first, second string, pool *x509.CertPool) bool {
+	t.Helper()
+	cache := tls.NewLRUClientSessionCache(4)
+	cfg := &tls.Config{RootCAs: pool, ServerName: "localhost", ClientSessionCache: cache, NextProtos: []string{"http/1.1"}}
+	get := func(addr string) bool {
+		c, err := tls.DialWithDialer(&net.Dialer{Timeout: clientTimeout}, "tcp", addr, cfg)
+		if err != nil {
+			t.Fatalf("TLS to %s: %v", addr, err)
+		}
+		defer c.Close()
+		_ = c.SetDeadline(time.Now().Add(clientTimeout))
+		if _, err := io.WriteString(c, "GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := io.ReadAll(c); err != nil {
+			t.Fatal(err)
+		}
+		return c.ConnectionState().DidResume
+	}
+	if get(first) {
+		t.Fatal("the first handshake resumed a session nobody issued")
+	}
+	return get(second)
+}
+
+// Session resumption across instances: with cluster.redis the ticket keys
+// are shared, so a client resumes on an instance other than the one that
+// issued its ticket; without it, each instance has its own keys.
+func TestTLSResumptionAcrossInstances(t *testing.T) {
+	certFile, keyFile, pool := h2TestCert(t)
+	rs := redisserver.Start(t)
+	cfg := func(cluster bool) string {
+		c := fmt.Sprintf(`
+listeners:
+  - address: "127.0.0.1:0"
+    tls: { cert: %q, key: %q }
+routes:
+  - respond: { status: 200, body: "ok" }
+`, certFile, keyFile)
+		if cluster {
+			c += fmt.Sprintf("cluster:\n  redis: { address: %q, prefix: \"ghresume:\" }\n", rs.Addr())
+		}
+		return c
+	}
+	t.Run("shared through redis", func(t *testing.T) {
+		a, b := start(t, cfg(true)), start(t, cfg(true))
+		if !resumeAcross(t, a.Addr, b.Addr, pool) {
+			t.Fatal("a ticket from instance A was not accepted by instance B sharing its Redis")
+		}
+	})
+	t.Run("not shared without a cluster", func(t *testing.T) {
+		a, b := start(t, cfg(false)), start(t, cfg(false))
+		if resumeAcross(t, a.Addr, b.Addr, pool) {
+			t.Fatal("two independent instances resumed each other's sessions")
+		}
+	})
+}
