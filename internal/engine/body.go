@@ -34,7 +34,17 @@ type bodyReader struct {
 	sent100 bool
 	ck      dechunker
 	n       int64 // framed body bytes received, for the access log
+	// base is where body reads may start in the connection buffer: the
+	// end of the request head, whose bytes the Request's strings view
+	// until the handler returns (request.go). 0 once the body moved to a
+	// fresh buffer.
+	base int
 }
+
+// minBodyRoom is the least room a body read gets after the head; with
+// less, the body moves to a fresh buffer and the old one stays with the
+// head (it is not pooled again).
+const minBodyRoom = 1 << 10
 
 // BodyBytes returns the request body bytes received so far, as framed on
 // the wire (chunk framing included).
@@ -60,7 +70,7 @@ type eofReader struct{}
 func (eofReader) Read([]byte) (int, error) { return 0, io.EOF }
 
 func (b *bodyReader) begin(c *conn, req *Request) {
-	*b = bodyReader{c: c, req: req, done: !req.HasBody()}
+	*b = bodyReader{c: c, req: req, done: !req.HasBody(), base: c.r}
 }
 
 // maybeContinue sends 100 Continue if the client waits for it and no
@@ -85,7 +95,14 @@ func (b *bodyReader) raw(max int) ([]byte, error) {
 	c := b.c
 	if c.r == c.w {
 		b.maybeContinue()
-		c.r, c.w = 0, 0
+		// Refill after the head, never over it: the Request (method,
+		// path, host, header values) views those bytes, and the handler
+		// and the access log read them after the body.
+		if len(c.s.in)-b.base < minBodyRoom {
+			c.s.in = make([]byte, inSize)
+			b.base = 0
+		}
+		c.r, c.w = b.base, b.base
 		c.setReadTimeout(c.srv.cfg.BodyTimeout)
 		err := c.fill()
 		c.setReadTimeout(0)
