@@ -70,7 +70,17 @@ func (h *ProxyHandler) ServeEngine(w *ResponseWriter, r *Request) {
 	// Pack the body bytes already read after the head, so a small
 	// request goes out in one write.
 	bodyInHead := !r.HasBody()
-	if r.HasBody() && w.c.r < w.c.w && len(out)-len(hb) > minRespRoom {
+	if r.HasBody() && h.wantsBodyBuffer(r, w) {
+		// Read the whole (small) body first so that a failed try can be
+		// sent again elsewhere (exchange_buffer.go), as on net/http.
+		bp, b, err := h.bufferBody(&s.body, hb, r.ContentLength)
+		if err != nil {
+			h.clientBodyError(w, r, info, err)
+			return
+		}
+		defer putBodyBuffer(bp)
+		hb, bodyInHead = b, true
+	} else if r.HasBody() && w.c.r < w.c.w && len(out)-len(hb) > minRespRoom {
 		p, err := s.body.raw(len(out) - len(hb) - minRespRoom)
 		if err != nil {
 			h.clientBodyError(w, r, info, err)

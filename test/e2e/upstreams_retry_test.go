@@ -149,3 +149,26 @@ func TestRetryPerTryTimeoutExcludesUpload(t *testing.T) {
 		t.Fatalf("slow upload: %d %q; backend got %d body bytes", res.StatusCode, body, len(good.Last(t).Body))
 	}
 }
+
+// A PUT with a body under max_buffered_body is buffered, so when the first
+// target drops it the request is sent again, whole, to the next one — on
+// both engines (the own engine reads such bodies before the first try too).
+func TestRetryBufferedPUT(t *testing.T) {
+	dead := newRawBackend(t, func(*http.Request, io.Writer) bool { return false })
+	good := newRecorder(t, "good")
+	gw := start(t, upstreamConfig("first", []string{dead.Addr(), good.Addr()}, ""))
+	body := strings.Repeat("p", 20<<10)
+	req, _ := http.NewRequest(http.MethodPut, gw.URL("/doc/1"), strings.NewReader(body))
+	res, err := newClient(t).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, res.Body)
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK || dead.Count() != 1 || good.Count() != 1 {
+		t.Fatalf("PUT: status %d, dropping backend saw %d, good backend %d; want 200 after one retry", res.StatusCode, dead.Count(), good.Count())
+	}
+	if got := good.Last(t); string(got.Body) != body {
+		t.Fatalf("the retried PUT arrived with %d body bytes, want %d", len(got.Body), len(body))
+	}
+}
