@@ -53,7 +53,7 @@ func (h *ProxyHandler) ServeEngine(w *ResponseWriter, r *Request) {
 	}
 	defer h.pool.Release()
 	x.pick = upstream.PickContext{ClientIP: info.ClientIP, Header: &r.Header, Path: r.Path}
-	t, err := h.pool.Pick(&x.pick)
+	t, err := h.pool.PickClaim(&x.pick) // counts the exchange on t (Begin)
 	if err != nil {
 		h.fail(w, r, info, err)
 		return
@@ -61,7 +61,6 @@ func (h *ProxyHandler) ServeEngine(w *ResponseWriter, r *Request) {
 	info.Target = t.String()
 	info.Pick = x.pick.Reason
 	info.UpstreamStart = x.start
-	t.Begin()
 	// t changes when a try is retried on another target (below).
 	defer func() { t.Done() }()
 
@@ -153,14 +152,13 @@ func (h *ProxyHandler) ServeEngine(w *ResponseWriter, r *Request) {
 		}
 		if retry && h.pool.AllowRetry() {
 			x.pick.Tried |= tryBit(t)
-			if next, perr := h.pool.Pick(&x.pick); perr == nil {
+			if next, perr := h.pool.PickClaim(&x.pick); perr == nil {
 				if uc != nil { // a 5xx answer: drop its connection
 					h.conns.close(uc)
 					uc = nil
 				}
 				h.logRetry(r, info, err, status, next)
 				t.Done()
-				next.Begin()
 				if !h.preserveHost || r.Host == "" {
 					hb = replaceHost(hb, t.HostHeader(), next.HostHeader())
 				}

@@ -176,7 +176,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	defer h.pool.Release()
 	x.pick = upstream.PickContext{ClientIP: info.ClientIP, Header: r.Header, Path: r.URL.Path, Request: r}
-	target, err := h.pool.Pick(&x.pick)
+	target, err := h.pool.PickClaim(&x.pick)
 	if err != nil {
 		h.fail(w, r, x, err)
 		return
@@ -184,8 +184,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	x.target = target
 	info.Target = target.String()
 	info.Pick = x.pick.Reason
-	target.Begin()
-	// x.target changes when a try is retried elsewhere (retry.go), which
+	// PickClaim counted the exchange (Target.Begin); x.target changes when a try is retried elsewhere (retry.go), which
 	// moves the in-flight count along.
 	defer func() { x.target.Done() }()
 	if x.pick.SetCookie != "" {

@@ -117,12 +117,11 @@ func (tt tryTransport) shouldRetry(x *exchange, req *http.Request, res *http.Res
 // repick chooses the next target, avoiding those already tried.
 func (tt tryTransport) repick(x *exchange) (*upstream.Target, error) {
 	x.pick.Tried |= tryBit(x.target)
-	next, err := tt.h.pool.Pick(&x.pick)
+	next, err := tt.h.pool.PickClaim(&x.pick)
 	if err != nil {
 		return nil, err
 	}
 	x.target.Done()
-	next.Begin()
 	x.target = next
 	x.info.Target = next.String()
 	x.info.Pick = x.pick.Reason

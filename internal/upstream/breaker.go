@@ -60,3 +60,56 @@ func (h *Health) pendingFull(list []*Target) bool {
 	}
 	return pending >= h.maxPending
 }
+
+// claimTries bounds how often PickClaim picks again when the target it
+// picked filled up between the pick and the claim (a burst of concurrent
+// requests on the last free slots).
+const claimTries = 4
+
+// PickClaim picks a target like Pick and counts the exchange in its
+// in-flight number (Target.Begin) in one step that respects
+// circuit_breaker.max_requests_per_target exactly: the count is taken
+// with a compare-and-swap under the bound, and a target that filled up
+// since the pick is passed over for another. The caller ends the exchange
+// with Target.Done. Errors are Pick's, or ErrOverloaded when every pick
+// lost its race.
+func (p *Pool) PickClaim(pc *PickContext) (*Target, error) {
+	tried := pc.Tried
+	defer func() { pc.Tried = tried }()
+	for range claimTries {
+		t, err := p.Pick(pc)
+		if err != nil {
+			return nil, err
+		}
+		if p.health.claim(t) {
+			return t, nil
+		}
+		pc.Tried |= bitOf(t)
+	}
+	return nil, p.health.errSaturated
+}
+
+// claim counts one exchange on t unless that passes max_requests_per_target.
+func (h *Health) claim(t *Target) bool {
+	if h.maxPerTarget <= 0 {
+		t.inFlight.Add(1)
+		return true
+	}
+	for {
+		n := t.inFlight.Load()
+		if n >= h.maxPerTarget {
+			return false
+		}
+		if t.inFlight.CompareAndSwap(n, n+1) {
+			return true
+		}
+	}
+}
+
+// bitOf is t's bit in PickContext.Tried (0 for Index ≥ 64).
+func bitOf(t *Target) uint64 {
+	if i := t.index.Load(); i >= 0 && i < 64 {
+		return 1 << uint(i)
+	}
+	return 0
+}
