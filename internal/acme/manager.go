@@ -252,12 +252,20 @@ func (m *Manager) GetCertificate(hello *tls.ClientHelloInfo) (*tls.Certificate, 
 	if hello.ServerName != "" && len(hello.SupportedProtos) == 1 && hello.SupportedProtos[0] == acmez.ACMETLS1Protocol {
 		return m.static.GetCertificate(hello)
 	}
-	if cert, err := m.static.GetCertificate(hello); err == nil && cert != nil && len(cert.Certificate) > 0 {
-		return cert, nil
-	}
-	if m.onDemand == nil || hello.ServerName == "" {
+	name := strings.ToLower(strings.TrimSuffix(hello.ServerName, "."))
+	if m.onDemand == nil || name == "" || m.domains[name] {
+		// A configured domain: obtained at Manage and renewed by
+		// maintenance; (nil, nil) until it is there.
+		if cert, err := m.static.GetCertificate(hello); err == nil && cert != nil && len(cert.Certificate) > 0 {
+			return cert, nil
+		}
 		return nil, nil
 	}
+	// Any other name is on-demand's, also once obtained: certmagic
+	// renews an on-demand certificate at handshake time, and only through
+	// a config with OnDemand set (its maintenance skips those). Asking the
+	// static config first would find the cached certificate and serve it
+	// unrenewed until it expired.
 	cert, err := m.onDemand.GetCertificate(hello)
 	switch {
 	case errors.Is(err, ErrNotApproved):

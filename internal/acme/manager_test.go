@@ -78,3 +78,27 @@ func TestRenew(t *testing.T) {
 		t.Fatalf("renewed certificate expires %v, not after %v", renewed.NotAfter, first.NotAfter)
 	}
 }
+
+// TestRenewOnDemand: a certificate obtained on demand is renewed too (at a
+// later handshake, as certmagic renews on-demand certificates), never
+// served past its expiry.
+func TestRenewOnDemand(t *testing.T) {
+	tlsL := listen(t)
+	p := pebble.Start(t, pebble.Options{HTTPPort: 1, TLSPort: port(tlsL), Validity: 8 * time.Second})
+	m, err := New(config.ACME{
+		CA: p.DirectoryURL(), CARoot: p.CARootFile(), Challenges: []string{ChallengeTLSALPN01},
+		TLSALPNPort: port(tlsL), Storage: t.TempDir(), RenewWindowRatio: 0.5,
+		OnDemand: &config.OnDemand{Allow: []string{"*.allowed.test"}, Rate: "100/1m"},
+	}, Options{RenewCheckInterval: 500 * time.Millisecond})
+	serveTLS(t, tlsL, m.GetCertificate)
+	startManager(t, m, err)
+	roots := issuingRoots(t, p)
+	const name = "x.allowed.test"
+	first := waitCert(t, tlsL.Addr().String(), name, roots, nil)
+	renewed := waitCert(t, tlsL.Addr().String(), name, roots, func(c *x509.Certificate) bool {
+		return c.SerialNumber.Cmp(first.SerialNumber) != 0
+	})
+	if !renewed.NotAfter.After(first.NotAfter) {
+		t.Fatalf("renewed on-demand certificate expires %v, not after %v", renewed.NotAfter, first.NotAfter)
+	}
+}

@@ -73,7 +73,15 @@ func loadOrCreateCA(dir string, now func() time.Time) (*internalCA, error) {
 	certPath, keyPath := filepath.Join(dir, RootCertFile), filepath.Join(dir, rootKeyFile)
 	certPEM, err := os.ReadFile(certPath)
 	if errors.Is(err, fs.ErrNotExist) {
-		if err := createCA(dir, now()); err != nil {
+		err = createCA(dir, now())
+		if errors.Is(err, fs.ErrExist) {
+			// Another process is creating the root (its key is there,
+			// its certificate comes next), or one died between the two
+			// writes. Wait for the certificate; a key that never gets
+			// one signed nothing anybody trusts and is replaced.
+			err = waitOrReplaceCA(dir, now)
+		}
+		if err != nil {
 			return nil, fmt.Errorf("internal CA in %s: %w", dir, err)
 		}
 		certPEM, err = os.ReadFile(certPath)
@@ -104,9 +112,32 @@ func loadOrCreateCA(dir string, now func() time.Time) (*internalCA, error) {
 	return &internalCA{dir: dir, root: root, key: key, now: now, leaves: map[string]*tls.Certificate{}}, nil
 }
 
+// caCreateWait is how long a process waits for another one's root
+// certificate to appear next to its key before calling the key stale.
+const caCreateWait = 2 * time.Second
+
+// waitOrReplaceCA handles a root key without a certificate: it waits up to
+// caCreateWait for the certificate (a concurrent createCA), then removes
+// the orphaned key and creates the root afresh.
+func waitOrReplaceCA(dir string, now func() time.Time) error {
+	certPath := filepath.Join(dir, RootCertFile)
+	deadline := time.Now().Add(caCreateWait)
+	for time.Now().Before(deadline) {
+		if _, err := os.Stat(certPath); err == nil {
+			return nil
+		}
+		time.Sleep(20 * time.Millisecond) // polling another process's write
+	}
+	if err := os.Remove(filepath.Join(dir, rootKeyFile)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	return createCA(dir, now())
+}
+
 // createCA writes a new root into dir. The key is written first with
 // O_EXCL, so two processes starting together cannot both create one; the
-// loser finds the winner's files (or fails clearly and retries on restart).
+// loser gets an error wrapping fs.ErrExist and waits for the winner's
+// certificate (waitOrReplaceCA).
 func createCA(dir string, now time.Time) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err

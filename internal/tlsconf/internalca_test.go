@@ -143,3 +143,20 @@ func TestNameAllowed(t *testing.T) {
 		})
 	}
 }
+
+// A root key left without its certificate (a process died between the
+// two writes) does not block the CA for good: it is replaced.
+func TestInternalCAOrphanKeyReplaced(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, rootKeyFile), []byte("orphan"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ca, err := loadOrCreateCA(dir, time.Now)
+	if err != nil {
+		t.Fatalf("an orphaned key blocked the internal CA: %v", err)
+	}
+	if ca.root == nil || ca.key == nil {
+		t.Fatal("no root after replacing the orphaned key")
+	}
+}

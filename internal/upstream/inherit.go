@@ -7,7 +7,8 @@ import "math"
 // ejection and its multiplier, the latency estimate and the counters. The
 // runtime calls it when a reload changed an upstream's settings (a target
 // added, a policy or a timeout changed), so that the targets that stay
-// keep their state (DESIGN.md: state is keyed by address); an unchanged
+// keep their state (DESIGN.md: state is keyed by address), while the
+// targets the reload added go through slow start; an unchanged
 // upstream keeps its whole Pool instead. Call it before p serves or starts
 // its checks.
 func (p *Pool) Inherit(old *Pool) {
@@ -18,9 +19,13 @@ func (p *Pool) Inherit(old *Pool) {
 	for _, t := range old.Targets() {
 		byKey[t.network+" "+t.address] = t
 	}
+	now := p.opts.Now().UnixNano()
 	for _, t := range p.Targets() {
 		o := byKey[t.network+" "+t.address]
 		if o == nil {
+			// Added by this reload: it joins through slow start, as a
+			// target added by DNS re-resolution does.
+			t.health.since.Store(now)
 			continue
 		}
 		t.added = o.added

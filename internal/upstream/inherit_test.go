@@ -67,3 +67,38 @@ func TestInheritDropsActiveStateWithoutChecks(t *testing.T) {
 		t.Fatal("a target marked down by a check that no longer exists stays down")
 	}
 }
+
+// A target added by a reload ramps up under slow start; the ones that
+// stay are at full share.
+func TestInheritAddedTargetSlowStarts(t *testing.T) {
+	t.Parallel()
+	now := time.Unix(1_800_000_000, 0)
+	opts := PoolOptions{Now: func() time.Time { return now }}
+	cfg := config.Upstream{Targets: []string{"10.0.0.1:80"}, SlowStart: config.Duration(30 * time.Second)}
+	old, err := NewPool("u", cfg, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Targets = []string{"10.0.0.1:80", "10.0.0.2:80"}
+	next, err := NewPool("u", cfg, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	next.Inherit(old)
+	next.Start()
+	defer next.Close()
+	n := now.UnixNano()
+	for _, tg := range next.Targets() {
+		f := next.health.slowFactor(tg, n)
+		switch tg.Address() {
+		case "10.0.0.1:80":
+			if f != 1 {
+				t.Errorf("kept target at slow-start factor %v, want 1", f)
+			}
+		case "10.0.0.2:80":
+			if f >= 0.2 {
+				t.Errorf("added target at slow-start factor %v, want the ramp's start", f)
+			}
+		}
+	}
+}
