@@ -42,8 +42,19 @@ type approver struct {
 	ask      *url.URL
 	client   *http.Client
 	limiter  *rate.Limiter
+	askRate  *rate.Limiter // bounds calls to ask: unknown SNI names are free to invent
 	now      func() time.Time
 }
+
+// Calls to the ask endpoint: a client can send any number of made-up SNI
+// names, and each unknown one would be a request to the operator's
+// service. Past this rate a name is simply not approved (the handshake
+// gets no certificate); askConns bounds concurrent calls.
+const (
+	askPerSecond = 20
+	askBurst     = 40
+	askConns     = 8
+)
 
 func newApprover(cfg *config.OnDemand, now func() time.Time) (*approver, error) {
 	a := &approver{exact: map[string]bool{}, now: now}
@@ -64,9 +75,10 @@ func newApprover(cfg *config.OnDemand, now func() time.Time) (*approver, error) 
 			return nil, fmt.Errorf("acme: on_demand.ask %q: want an http(s) URL", cfg.Ask)
 		}
 		a.ask = u
+		a.askRate = rate.NewLimiter(askPerSecond, askBurst)
 		a.client = &http.Client{
 			Timeout:   askTimeout,
-			Transport: &http.Transport{Proxy: nil, MaxIdleConnsPerHost: 2, IdleConnTimeout: time.Minute},
+			Transport: &http.Transport{Proxy: nil, MaxIdleConnsPerHost: 2, MaxConnsPerHost: askConns, IdleConnTimeout: time.Minute},
 			// A redirect is not an approval: only the URL configured decides.
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 		}
@@ -123,6 +135,9 @@ func (a *approver) approve(ctx context.Context, name string) error {
 	}
 	if a.ask == nil {
 		return fmt.Errorf("%w: %s", ErrNotApproved, name)
+	}
+	if !a.askRate.AllowN(a.now(), 1) {
+		return fmt.Errorf("%w: %s: too many names to ask about (over %d/s)", ErrNotApproved, name, askPerSecond)
 	}
 	u := *a.ask
 	q := u.Query()

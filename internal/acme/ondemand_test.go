@@ -2,6 +2,7 @@ package acme
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -178,5 +179,35 @@ func TestNewRejects(t *testing.T) {
 				t.Fatalf("New = %v, want ErrConfig", err)
 			}
 		})
+	}
+}
+
+// TestAskRateBounded: made-up SNI names cannot turn into unbounded calls to
+// the ask endpoint; past the ask rate a name is just not approved.
+func TestAskRateBounded(t *testing.T) {
+	t.Parallel()
+	var calls atomic.Int64
+	ask := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls.Add(1)
+		w.WriteHeader(http.StatusForbidden)
+	}))
+	t.Cleanup(ask.Close)
+	now := time.Unix(0, 0)
+	a, err := newApprover(&config.OnDemand{Ask: ask.URL}, func() time.Time { return now })
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 200 {
+		if err := a.approve(t.Context(), fmt.Sprintf("random-%d.example.test", i)); !errors.Is(err, ErrNotApproved) {
+			t.Fatalf("name %d: %v, want ErrNotApproved", i, err)
+		}
+	}
+	if n := calls.Load(); n != askBurst {
+		t.Fatalf("200 made-up names at one instant made %d ask calls, want the burst of %d", n, askBurst)
+	}
+	now = now.Add(time.Second)
+	_ = a.approve(t.Context(), "later.example.test")
+	if n := calls.Load(); n != askBurst+1 {
+		t.Fatalf("a second later: %d ask calls, want %d", n, askBurst+1)
 	}
 }
