@@ -151,7 +151,7 @@ func (h *ProxyHandler) ServeEngine(w *ResponseWriter, r *Request) {
 			retry = mayRepeat && h.retries.RetryStatus(status, r.Method)
 		}
 		if retry && h.pool.AllowRetry() {
-			x.pick.Tried |= tryBit(t)
+			x.pick.Tried |= t.TriedBit()
 			if next, perr := h.pool.PickClaim(&x.pick); perr == nil {
 				if uc != nil { // a 5xx answer: drop its connection
 					h.conns.close(uc)
@@ -376,14 +376,6 @@ func (h *ProxyHandler) logFailure(r *Request, info *observeInfo, err error, stat
 		slog.Int("status", status),
 		slog.String("error", err.Error()),
 	)
-}
-
-// tryBit is t's bit in PickContext.Tried.
-func tryBit(t *upstream.Target) uint64 {
-	if i := t.Index(); i >= 0 && i < 64 {
-		return 1 << uint(i)
-	}
-	return 0
 }
 
 // replaceHost returns hb with its Host field value old replaced by new

@@ -116,7 +116,7 @@ func (tt tryTransport) shouldRetry(x *exchange, req *http.Request, res *http.Res
 
 // repick chooses the next target, avoiding those already tried.
 func (tt tryTransport) repick(x *exchange) (*upstream.Target, error) {
-	x.pick.Tried |= tryBit(x.target)
+	x.pick.Tried |= x.target.TriedBit()
 	next, err := tt.h.pool.PickClaim(&x.pick)
 	if err != nil {
 		return nil, err
@@ -142,13 +142,6 @@ func (tt tryTransport) retarget(req *http.Request, x *exchange, next *upstream.T
 		out.ContentLength = int64(len(x.buffered))
 	}
 	return out
-}
-
-func tryBit(t *upstream.Target) uint64 {
-	if i := t.Index(); i >= 0 && i < 64 {
-		return 1 << uint(i)
-	}
-	return 0
 }
 
 func isConnect(err error) bool { return errors.Is(err, protocol.ErrUpstreamConnect) }

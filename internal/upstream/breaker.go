@@ -84,7 +84,7 @@ func (p *Pool) PickClaim(pc *PickContext) (*Target, error) {
 		if p.health.claim(t) {
 			return t, nil
 		}
-		pc.Tried |= bitOf(t)
+		pc.Tried |= t.TriedBit()
 	}
 	return nil, p.health.errSaturated
 }
@@ -104,12 +104,4 @@ func (h *Health) claim(t *Target) bool {
 			return true
 		}
 	}
-}
-
-// bitOf is t's bit in PickContext.Tried (0 for Index ≥ 64).
-func bitOf(t *Target) uint64 {
-	if i := t.index.Load(); i >= 0 && i < 64 {
-		return 1 << uint(i)
-	}
-	return 0
 }

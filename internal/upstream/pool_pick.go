@@ -118,7 +118,7 @@ func (h *Health) classify(t *Target, now int64, tried uint64, pendingFull bool) 
 	}
 	// PickContext.Tried: bit i for Index i; targets with Index ≥ 64 are
 	// never excluded.
-	if i := t.index.Load(); i < 64 && tried&(1<<uint(i)) != 0 {
+	if tried&t.TriedBit() != 0 {
 		c += classTriedUp
 	}
 	return c

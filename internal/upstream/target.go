@@ -93,6 +93,16 @@ func (t *Target) Weight() int { return t.weight }
 // Index returns the target's position in its pool's target list.
 func (t *Target) Index() int { return int(t.index.Load()) }
 
+// TriedBit is t's bit in PickContext.Tried: a proxy ORs it in before
+// picking again for a retry. 0 for a target with Index ≥ 64 (never
+// excluded).
+func (t *Target) TriedBit() uint64 {
+	if i := t.index.Load(); i >= 0 && i < 64 {
+		return 1 << uint(i)
+	}
+	return 0
+}
+
 // URLHost returns the host:port to put in the outbound request's URL. Only
 // this pool's Transport can dial it (for unix targets it is synthetic).
 func (t *Target) URLHost() string { return t.urlHost }
