@@ -171,7 +171,7 @@ func (b *bodyReader) drain() bool {
 // spliceTo moves the rest of a Content-Length body to dst with splice(2)
 // when that is possible and worth it (nothing buffered, at least
 // spliceMin left, plain TCP client). handled is false when it did nothing.
-func (b *bodyReader) spliceTo(dst *net.TCPConn) (n int64, handled bool, err error) {
+func (b *bodyReader) spliceTo(dstIO *fdIO, dst *net.TCPConn) (n int64, handled bool, err error) {
 	c := b.c
 	remain, ok := c.s.sc.InBody()
 	if !ok || b.done || b.err != nil || c.r != c.w || remain < spliceMin || c.tcp == nil || b.req.chunked {
@@ -180,9 +180,16 @@ func (b *bodyReader) spliceTo(dst *net.TCPConn) (n int64, handled bool, err erro
 	b.maybeContinue()
 	for remain > 0 {
 		c.setReadTimeout(c.srv.cfg.BodyTimeout)
+		want := int64(min(remain, 1<<20))
+		m, err := int64(0), errNoPipe
+		if dstIO.rc != nil && c.rc != nil {
+			m, err = spliceCopy(dstIO, &c.io, want)
+		}
 		lr := &c.s.lr
-		*lr = io.LimitedReader{R: c.tcp, N: int64(min(remain, 1<<20))}
-		m, err := dst.ReadFrom(lr)
+		*lr = io.LimitedReader{R: c.tcp, N: want - m}
+		if err == errNoPipe {
+			m, err = dst.ReadFrom(lr)
+		}
 		n += m
 		remain -= uint64(m)
 		if v := c.s.sc.SkipBody(uint64(m)); v.Action == protocol.MessageEnd {

@@ -56,6 +56,7 @@ type upConn struct {
 	nc        net.Conn
 	tcp       *net.TCPConn // nc when TCP (splice source)
 	unix      *net.UnixConn
+	io        fdIO // raw reads, writes and splices (see fdIO)
 	target    *upstream.Target
 	sc        *protocol.FramingScanner // response framing
 	idleSince time.Time
@@ -168,7 +169,24 @@ func (p *ConnPool) dial(t *upstream.Target, timeout time.Duration) (*upConn, err
 	case *net.UnixConn:
 		uc.unix = c
 	}
+	uc.io.init(nc)
 	return uc, nil
+}
+
+// read is nc.Read through raw system calls when nc has a descriptor.
+func (uc *upConn) read(p []byte) (int, error) {
+	if uc.io.rc != nil {
+		return uc.io.read(p)
+	}
+	return uc.nc.Read(p)
+}
+
+// write is nc.Write through raw system calls when nc has a descriptor.
+func (uc *upConn) write(p []byte) (int, error) {
+	if uc.io.rc != nil {
+		return uc.io.write(p)
+	}
+	return uc.nc.Write(p)
 }
 
 // reap closes expired idle connections every half idle timeout, so idle

@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+	"unsafe"
 
 	"github.com/gatehouse-proxy/gatehouse/internal/protocol"
 )
@@ -30,6 +31,7 @@ type conn struct {
 	nc   net.Conn
 	tcp  *net.TCPConn    // nc when it is one: splice, CloseWrite
 	rc   syscall.RawConn // nil when nc has no file descriptor
+	io   fdIO            // raw writes and splices when rc is set
 	peer netip.AddrPort
 
 	s    *session // nil while idle
@@ -38,7 +40,8 @@ type conn struct {
 	n     int
 	err   error
 	fresh bool
-	park  bool // rawFill waits before reading (see there)
+	park  bool // rawFill peeks before borrowing a session (see there)
+	peekb [1]byte
 	// reqs counts the requests served, up to 2 (see idleGraceFirst).
 	reqs   uint8
 	readFn func(fd uintptr) bool
@@ -64,11 +67,9 @@ func newConn(s *Server, nc net.Conn) *conn {
 	} else if ap, err := netip.ParseAddrPort(nc.RemoteAddr().String()); err == nil {
 		c.peer = ap
 	}
-	if sc, ok := nc.(syscall.Conn); ok {
-		if rc, err := sc.SyscallConn(); err == nil {
-			c.rc = rc
-			c.readFn = c.rawFill
-		}
+	if c.io.init(nc) {
+		c.rc = c.io.rc
+		c.readFn = c.rawFill
 	}
 	c.rw.c = c
 	return c
@@ -132,24 +133,28 @@ func (c *conn) fill() error {
 // readable and call again".
 func (c *conn) rawFill(fd uintptr) bool {
 	if c.park {
-		// A fresh goroutine taking over an idle wait (idleWait) parks
-		// first and borrows a session only when the socket is
-		// readable: getting one can be deep enough (sync.Pool, a new
-		// session's allocation) to grow its small stack for good.
-		// Nothing is lost by not reading first: the previous read
-		// returned EAGAIN, and the poller is edge-triggered, so any
-		// byte since has left the descriptor marked readable.
+		// A fresh goroutine taking over an idle wait (idleWait) borrows
+		// a session only when the socket is readable: getting one can
+		// be deep enough (sync.Pool, a new session's allocation) to
+		// grow its small stack for good. It cannot simply park first:
+		// RawRead cleared the poller's readiness mark before calling
+		// us, so bytes that arrived since the previous goroutine's wait
+		// ended would never wake it. A one-byte peek into the conn
+		// tells, without a buffer; after it, any new byte is a new
+		// edge for the poller.
 		c.park = false
-		return false
+		if !peekReady(fd, &c.peekb) {
+			return false
+		}
 	}
 	if c.s == nil {
 		c.acquire()
 		c.fresh = true
 	}
 	for {
-		n, err := syscall.Read(int(fd), c.s.in[c.w:])
-		switch err {
-		case nil:
+		n, e := rawRead(fd, c.s.in[c.w:])
+		switch e {
+		case 0:
 			c.n = n
 			return true
 		case syscall.EINTR:
@@ -161,9 +166,33 @@ func (c *conn) rawFill(fd uintptr) bool {
 			}
 			return false
 		default:
-			c.err = err
+			c.err = os.NewSyscallError("read", e)
 			return true
 		}
+	}
+}
+
+// write sends all of p to the client.
+func (c *conn) write(p []byte) (int, error) {
+	if c.rc != nil {
+		return c.io.write(p)
+	}
+	return c.nc.Write(p)
+}
+
+// peekReady reports whether a read of fd would not block: bytes, the
+// peer's close or an error are pending. It consumes nothing.
+func peekReady(fd uintptr, b *[1]byte) bool {
+	for {
+		_, _, e := syscall.Syscall6(syscall.SYS_RECVFROM, fd, uintptr(unsafe.Pointer(&b[0])), 1,
+			syscall.MSG_PEEK|syscall.MSG_DONTWAIT, 0, 0)
+		switch e {
+		case syscall.EINTR:
+			continue
+		case syscall.EAGAIN:
+			return false
+		}
+		return true
 	}
 }
 
@@ -297,7 +326,16 @@ func (c *conn) serve() { c.loop(false) }
 
 // resume continues the request loop on a fresh goroutine after the
 // previous one gave up the idle wait (idleWait).
-func (c *conn) resume() { c.loop(true) }
+func (c *conn) resume() {
+	if f := testBeforeResume.Load(); f != nil {
+		(*f)(c)
+	}
+	c.loop(true)
+}
+
+// testBeforeResume, when set, runs before a fresh goroutine takes over an
+// idle wait: tests use it to send bytes inside that window.
+var testBeforeResume atomic.Pointer[func(*conn)]
 
 // loop runs the request loop. resumed: this goroutine takes over an idle
 // wait whose deadline is c.idleAt.
@@ -456,7 +494,7 @@ func (c *conn) finish(req *Request) bool {
 // refuse answers a refused request like the guard does and closes.
 func (c *conn) refuse(status int) {
 	c.armWrite()
-	_, _ = io.WriteString(c.nc, protocol.RefusalResponse(status))
+	_, _ = c.write([]byte(protocol.RefusalResponse(status)))
 	c.closeLingering()
 }
 

@@ -201,7 +201,7 @@ func staleConnError(err error) bool {
 // the final head (and whatever followed it) and the head's length.
 func (h *ProxyHandler) send(w *ResponseWriter, r *Request, x *exchange, uc *upConn, hb []byte, bodyInHead bool) ([]byte, int, error) {
 	h.armWrite(uc, x, h.t.Idle)
-	if _, err := uc.nc.Write(hb); err != nil {
+	if _, err := uc.write(hb); err != nil {
 		return nil, 0, fmt.Errorf("%w: %w", errNothingSent, err)
 	}
 	var upErr error
@@ -237,7 +237,7 @@ func (h *ProxyHandler) send(w *ResponseWriter, r *Request, x *exchange, uc *upCo
 		if n == 0 {
 			end = min(end, firstRespRead)
 		}
-		m, err := uc.nc.Read(rb[n:end])
+		m, err := uc.read(rb[n:end])
 		n += m
 		if m == 0 && err != nil {
 			if upErr != nil {
@@ -295,7 +295,7 @@ func (h *ProxyHandler) readSmallRest(x *exchange, uc *upConn, rb []byte, n, hl i
 	if rest <= 0 || rest >= spliceMin {
 		return n
 	}
-	m, _ := uc.nc.Read(rb[n:min(len(rb), n+int(rest))])
+	m, _ := uc.read(rb[n:min(len(rb), n+int(rest))])
 	return n + m
 }
 
@@ -306,7 +306,7 @@ func (h *ProxyHandler) upload(w *ResponseWriter, r *Request, x *exchange, uc *up
 	b := &w.c.s.body
 	if uc.tcp != nil {
 		h.armWrite(uc, x, 0)
-		if _, handled, err := b.spliceTo(uc.tcp); handled {
+		if _, handled, err := b.spliceTo(&uc.io, uc.tcp); handled {
 			if err != nil && b.err != nil {
 				return fmt.Errorf("%w: %w", errClientBody, err)
 			}
@@ -322,7 +322,7 @@ func (h *ProxyHandler) upload(w *ResponseWriter, r *Request, x *exchange, uc *up
 			return fmt.Errorf("%w: %w", errClientBody, err)
 		}
 		h.armWrite(uc, x, h.t.Idle)
-		if _, err := uc.nc.Write(p); err != nil {
+		if _, err := uc.write(p); err != nil {
 			return fmt.Errorf("sending request body: %w", err)
 		}
 	}

@@ -101,10 +101,15 @@ func (h *ProxyHandler) copyBody(w *ResponseWriter, x *exchange, uc *upConn, clos
 		remain, _ := uc.sc.InBody()
 		lr := &w.c.s.lr
 		for remain > 0 {
+			// Deadlines are armed per MiB: each bounds the wait for
+			// progress, not the whole body.
 			h.armRead(uc, x, h.t.Idle)
-			*lr = io.LimitedReader{R: uc.nc, N: int64(min(remain, 1<<20))}
-			want := lr.N
-			m, err := w.ReadFrom(lr)
+			want := int64(min(remain, 1<<20))
+			m, err := w.spliceFrom(&uc.io, want)
+			if err == errNoPipe {
+				*lr = io.LimitedReader{R: uc.nc, N: want}
+				m, err = w.ReadFrom(lr)
+			}
 			remain -= uint64(m)
 			if v := uc.sc.SkipBody(uint64(m)); v.Action == protocol.MessageEnd {
 				return true, nil
@@ -121,7 +126,7 @@ func (h *ProxyHandler) copyBody(w *ResponseWriter, x *exchange, uc *upConn, clos
 	buf := w.c.s.out
 	for {
 		h.armRead(uc, x, h.t.Idle)
-		m, rerr := uc.nc.Read(buf)
+		m, rerr := uc.read(buf)
 		if m > 0 {
 			n, v := uc.sc.Feed(buf[:m])
 			p := buf[:n]

@@ -168,5 +168,5 @@ func (h *ProxyHandler) forwardInterim(w *ResponseWriter, r *Request, x *exchange
 	b := h.appendResponseHead(w.Scratch(), r, x, false)
 	w.c.s.scratch = b[:0]
 	w.c.armWrite()
-	_, _ = w.c.nc.Write(b) // not a final response: w stays unstarted
+	_, _ = w.c.write(b) // not a final response: w stays unstarted
 }

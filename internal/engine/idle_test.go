@@ -2,10 +2,12 @@ package engine
 
 import (
 	"context"
+	"io"
 	"log/slog"
 	"net"
 	"runtime"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -122,5 +124,41 @@ func TestIdleWaitMoves(t *testing.T) {
 			}
 			tt.run(t, srv, c)
 		})
+	}
+}
+
+// TestIdleWaitMoveKeepsEarlyBytes sends the next request in the window
+// between the old goroutine's wait ending and the fresh one taking over:
+// the poller's readiness mark for those bytes is cleared when the fresh
+// goroutine starts its read, so one that parked without looking would
+// wait until the idle timeout with a request in its socket.
+func TestIdleWaitMoveKeepsEarlyBytes(t *testing.T) {
+	var cp atomic.Pointer[client]
+	hook := func(sc *conn) {
+		_, _ = io.WriteString(cp.Load().c, "GET / HTTP/1.1\r\nHost: h\r\n\r\n")
+		// Wait until the bytes are in the server's socket, so the
+		// poller has seen them before the fresh goroutine reads.
+		deadline := time.Now().Add(testDeadline)
+		for {
+			var ready bool
+			_ = sc.rc.Control(func(fd uintptr) { ready = peekReady(fd, &sc.peekb) })
+			if ready || time.Now().After(deadline) {
+				return
+			}
+			runtime.Gosched()
+		}
+	}
+	testBeforeResume.Store(&hook)
+	t.Cleanup(func() { testBeforeResume.Store(nil) })
+	_, addr := okServer(t, time.Minute)
+	c := dial(t, addr)
+	cp.Store(c)
+	c.send("GET / HTTP/1.1\r\nHost: h\r\n\r\n")
+	if res, body := c.read("GET"); res.StatusCode != 200 || body != "ok" {
+		t.Fatalf("first request: %d %q", res.StatusCode, body)
+	}
+	// The second request is sent by the hook, during the move.
+	if res, body := c.read("GET"); res.StatusCode != 200 || body != "ok" {
+		t.Fatalf("request sent during the move: %d %q", res.StatusCode, body)
 	}
 }

@@ -34,7 +34,7 @@ func (w *ResponseWriter) begin(req *Request) {
 func (w *ResponseWriter) Write(p []byte) (int, error) {
 	w.wrote = true
 	w.c.armWrite()
-	n, err := w.c.nc.Write(p)
+	n, err := w.c.write(p)
 	w.bytes += int64(n)
 	if err != nil {
 		w.closeAfter = true
@@ -61,6 +61,23 @@ func (w *ResponseWriter) ReadFrom(src io.Reader) (int64, error) {
 		w.closeAfter = true
 	}
 	return n, err
+}
+
+// spliceFrom moves n bytes from src to the client with splice(2), through
+// raw system calls (fdIO). It returns errNoPipe, having moved nothing,
+// when the client or src has no descriptor or no pipe can be had.
+func (w *ResponseWriter) spliceFrom(src *fdIO, n int64) (int64, error) {
+	if w.c.rc == nil || src.rc == nil {
+		return 0, errNoPipe
+	}
+	w.wrote = true
+	w.c.armWrite()
+	m, err := spliceCopy(&w.c.io, src, n)
+	w.bytes += m
+	if err != nil && err != errNoPipe {
+		w.closeAfter = true
+	}
+	return m, err
 }
 
 // writerOnly hides ReadFrom so io.Copy does not recurse.
