@@ -37,17 +37,16 @@ func (a *armedDeadline) update(d, now time.Time) bool {
 func (a *armedDeadline) set(d time.Time) { a.t = d }
 
 // armRead arms uc's read deadline gap from now (bounded by the total
-// timeout; see deadline), keeping an armed one that is close enough.
-func (h *ProxyHandler) armRead(uc *upConn, x *exchange, gap time.Duration) {
-	now := h.now()
+// timeout; see deadline), keeping an armed one that is close enough. now
+// is a recent clock reading (x.clock, or h.now() in loops).
+func (h *ProxyHandler) armRead(uc *upConn, x *exchange, now time.Time, gap time.Duration) {
 	if d := h.deadlineAt(x, now, gap); uc.rdl.update(d, now) {
 		_ = uc.nc.SetReadDeadline(d)
 	}
 }
 
 // armWrite is armRead for writes.
-func (h *ProxyHandler) armWrite(uc *upConn, x *exchange, gap time.Duration) {
-	now := h.now()
+func (h *ProxyHandler) armWrite(uc *upConn, x *exchange, now time.Time, gap time.Duration) {
 	if d := h.deadlineAt(x, now, gap); uc.wdl.update(d, now) {
 		_ = uc.nc.SetWriteDeadline(d)
 	}

@@ -45,7 +45,14 @@ func (h *ProxyHandler) ServeEngine(w *ResponseWriter, r *Request) {
 		x.info.ClientIP = r.Peer.Addr().Unmap()
 		info = &x.info
 	}
-	x.start = h.now()
+	// One clock reading serves the start, the first try and its
+	// deadlines: the runtime's, taken just before, when there is one.
+	if info.Start.IsZero() {
+		x.start = h.now()
+	} else {
+		x.start = info.Start
+	}
+	x.clock = x.start
 	info.Upstream = h.pool.Name()
 	if err := h.pool.Acquire(); err != nil {
 		h.fail(w, r, info, err)
@@ -98,9 +105,15 @@ func (h *ProxyHandler) ServeEngine(w *ResponseWriter, r *Request) {
 	uc := h.conns.get(t)
 	var rb []byte
 	var hl int
+	firstTry := true
 	staleReplayed := false // per target: a pooled connection found closed was replaced once
 	for {
-		tryStart := h.now()
+		tryStart := x.clock
+		if !firstTry {
+			tryStart = h.now()
+			x.clock = tryStart
+		}
+		firstTry = false
 		if uc == nil {
 			uc, err = h.conns.dial(t, h.t.Connect)
 		}
@@ -132,9 +145,10 @@ func (h *ProxyHandler) ServeEngine(w *ResponseWriter, r *Request) {
 			status = x.status
 		}
 		failed := upstream.IsFailure(err, status)
+		x.clock = h.now()
 		var lat time.Duration
 		if !failed {
-			lat = h.now().Sub(tryStart)
+			lat = x.clock.Sub(tryStart)
 		}
 		h.pool.Report(t, upstream.Outcome{Failed: failed, Latency: lat})
 		// A try that failed may go to another target: a connect failure
@@ -177,7 +191,7 @@ func (h *ProxyHandler) ServeEngine(w *ResponseWriter, r *Request) {
 		}
 		break
 	}
-	info.FirstByte = h.now().Sub(x.start)
+	info.FirstByte = x.clock.Sub(x.start)
 	h.respond(w, r, x, info, uc, rb, hl)
 }
 
@@ -200,7 +214,7 @@ func staleConnError(err error) bool {
 // response head, forwarding 1xx responses. It returns the buffer holding
 // the final head (and whatever followed it) and the head's length.
 func (h *ProxyHandler) send(w *ResponseWriter, r *Request, x *exchange, uc *upConn, hb []byte, bodyInHead bool) ([]byte, int, error) {
-	h.armWrite(uc, x, h.t.Idle)
+	h.armWrite(uc, x, x.clock, h.t.Idle)
 	if _, err := uc.write(hb); err != nil {
 		return nil, 0, fmt.Errorf("%w: %w", errNothingSent, err)
 	}
@@ -213,7 +227,11 @@ func (h *ProxyHandler) send(w *ResponseWriter, r *Request, x *exchange, uc *upCo
 		// A write error upstream: the backend may have answered early
 		// (e.g. 413) and closed; read its answer if there is one.
 	}
-	h.armRead(uc, x, h.headerWait())
+	now := x.clock
+	if !bodyInHead {
+		now = h.now() // the upload may have taken long
+	}
+	h.armRead(uc, x, now, h.headerWait())
 	var rb []byte
 	x.room = 0
 	if out := w.c.s.out; len(hb)+minRespRoom <= len(out) {
@@ -305,7 +323,7 @@ func (h *ProxyHandler) readSmallRest(x *exchange, uc *upConn, rb []byte, n, hl i
 func (h *ProxyHandler) upload(w *ResponseWriter, r *Request, x *exchange, uc *upConn) error {
 	b := &w.c.s.body
 	if uc.tcp != nil {
-		h.armWrite(uc, x, 0)
+		h.armWrite(uc, x, h.now(), 0)
 		if _, handled, err := b.spliceTo(&uc.io, uc.tcp); handled {
 			if err != nil && b.err != nil {
 				return fmt.Errorf("%w: %w", errClientBody, err)
@@ -321,7 +339,7 @@ func (h *ProxyHandler) upload(w *ResponseWriter, r *Request, x *exchange, uc *up
 		if err != nil {
 			return fmt.Errorf("%w: %w", errClientBody, err)
 		}
-		h.armWrite(uc, x, h.t.Idle)
+		h.armWrite(uc, x, h.now(), h.t.Idle)
 		if _, err := uc.write(p); err != nil {
 			return fmt.Errorf("sending request body: %w", err)
 		}

@@ -103,7 +103,7 @@ func (h *ProxyHandler) copyBody(w *ResponseWriter, x *exchange, uc *upConn, clos
 		for remain > 0 {
 			// Deadlines are armed per MiB: each bounds the wait for
 			// progress, not the whole body.
-			h.armRead(uc, x, h.t.Idle)
+			h.armRead(uc, x, h.now(), h.t.Idle)
 			want := int64(min(remain, 1<<20))
 			m, err := w.spliceFrom(&uc.io, want)
 			if err == errNoPipe {
@@ -125,7 +125,7 @@ func (h *ProxyHandler) copyBody(w *ResponseWriter, x *exchange, uc *upConn, clos
 	}
 	buf := w.c.s.out
 	for {
-		h.armRead(uc, x, h.t.Idle)
+		h.armRead(uc, x, h.now(), h.t.Idle)
 		m, rerr := uc.read(buf)
 		if m > 0 {
 			n, v := uc.sc.Feed(buf[:m])

@@ -53,7 +53,7 @@ func (h *Header) addView(name, value []byte) {
 func (h *Header) Get(name string) string {
 	for i := range h.fields {
 		f := &h.fields[i]
-		if !f.deleted && strings.EqualFold(f.name, name) {
+		if !f.deleted && sameName(f.name, name) {
 			return f.value
 		}
 	}
@@ -64,7 +64,7 @@ func (h *Header) Get(name string) string {
 func (h *Header) Has(name string) bool {
 	for i := range h.fields {
 		f := &h.fields[i]
-		if !f.deleted && strings.EqualFold(f.name, name) {
+		if !f.deleted && sameName(f.name, name) {
 			return true
 		}
 	}
@@ -77,7 +77,7 @@ func (h *Header) Values(name string) []string {
 	start := len(h.vals)
 	for i := range h.fields {
 		f := &h.fields[i]
-		if !f.deleted && strings.EqualFold(f.name, name) {
+		if !f.deleted && sameName(f.name, name) {
 			h.vals = append(h.vals, f.value)
 		}
 	}
@@ -135,7 +135,7 @@ func (h *Header) Add(name, value string) {
 func (h *Header) Del(name string) {
 	for i := range h.fields {
 		f := &h.fields[i]
-		if !f.deleted && strings.EqualFold(f.name, name) {
+		if !f.deleted && sameName(f.name, name) {
 			f.deleted = true
 		}
 	}
@@ -188,3 +188,8 @@ func view(b []byte) string {
 	}
 	return unsafe.String(unsafe.SliceData(b), len(b))
 }
+
+// sameName compares field names case-insensitively, lengths first: most
+// fields differ in length from the name looked for, and EqualFold would
+// walk them anyway.
+func sameName(a, b string) bool { return len(a) == len(b) && strings.EqualFold(a, b) }

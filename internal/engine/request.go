@@ -115,7 +115,11 @@ func (r *Request) WantsClose() bool { return r.closeConn || r.ProtoMinor == 0 }
 func (r *Request) reset() {
 	h, c := r.Header, r.c
 	h.reset()
-	*r = Request{Header: h, c: c}
+	// Zeroed in place, then the kept parts put back: a composite
+	// literal with them would be built in a ~600-byte stack temporary
+	// and copied, on every request.
+	*r = Request{}
+	r.Header, r.c = h, c
 }
 
 var crlfcrlf = []byte("\r\n\r\n")
