@@ -182,7 +182,7 @@ func (b *bodyReader) spliceTo(dstIO *fdIO, dst *net.TCPConn) (n int64, handled b
 		c.setReadTimeout(c.srv.cfg.BodyTimeout)
 		want := int64(min(remain, 1<<20))
 		m, err := int64(0), errNoPipe
-		if dstIO.rc != nil && c.rc != nil {
+		if dstIO.rc != nil && c.io.rc != nil {
 			m, err = spliceCopy(dstIO, &c.io, want)
 		}
 		lr := &c.s.lr

@@ -27,11 +27,12 @@ const (
 
 // conn is one client connection, served by one goroutine (serve).
 type conn struct {
-	srv  *Server
-	nc   net.Conn
-	tcp  *net.TCPConn    // nc when it is one: splice, CloseWrite
-	rc   syscall.RawConn // nil when nc has no file descriptor
-	io   fdIO            // raw writes and splices when rc is set
+	srv *Server
+	nc  net.Conn
+	tcp *net.TCPConn // nc when it is one: splice, CloseWrite
+	// io does the raw reads, writes and splices; io.rc is nil when nc
+	// has no file descriptor.
+	io   fdIO
 	peer netip.AddrPort
 
 	s    *session // nil while idle
@@ -68,7 +69,6 @@ func newConn(s *Server, nc net.Conn) *conn {
 		c.peer = ap
 	}
 	if c.io.init(nc) {
-		c.rc = c.io.rc
 		c.readFn = c.rawFill
 	}
 	c.rw.c = c
@@ -103,7 +103,7 @@ func (c *conn) fill() error {
 	if c.s != nil {
 		c.makeRoom()
 	}
-	if c.rc == nil {
+	if c.io.rc == nil {
 		c.acquire()
 		n, err := c.nc.Read(c.s.in[c.w:])
 		c.w += n
@@ -116,7 +116,7 @@ func (c *conn) fill() error {
 		return err
 	}
 	c.n, c.err, c.fresh = 0, nil, false
-	if err := c.rc.Read(c.readFn); err != nil {
+	if err := c.io.rc.Read(c.readFn); err != nil {
 		return err
 	}
 	if c.err != nil {
@@ -174,7 +174,7 @@ func (c *conn) rawFill(fd uintptr) bool {
 
 // write sends all of p to the client.
 func (c *conn) write(p []byte) (int, error) {
-	if c.rc != nil {
+	if c.io.rc != nil {
 		return c.io.write(p)
 	}
 	return c.nc.Write(p)

@@ -141,7 +141,7 @@ func TestIdleWaitMoveKeepsEarlyBytes(t *testing.T) {
 		deadline := time.Now().Add(testDeadline)
 		for {
 			var ready bool
-			_ = sc.rc.Control(func(fd uintptr) { ready = peekReady(fd, &sc.peekb) })
+			_ = sc.io.rc.Control(func(fd uintptr) { ready = peekReady(fd, &sc.peekb) })
 			if ready || time.Now().After(deadline) {
 				return
 			}

@@ -23,18 +23,43 @@ import (
 // A non-blocking call is as short as any user-space work, so it can run
 // as such.
 //
-// An fdIO is used by one goroutine at a time (the connection's owner); its
-// callbacks are method values made once, so a call allocates nothing.
+// An fdIO is used by one goroutine at a time (the connection's owner). Its
+// one callback is a method value made once, so a call allocates nothing;
+// op tells it what to do (one callback, not four, because every idle
+// client connection carries its fdIO).
 type fdIO struct {
 	rc syscall.RawConn
-	// The current call's arguments and results, for the callbacks.
+	fn func(uintptr) bool
+	// The current call's operation, arguments and results.
+	op   uint8
 	p    []byte
 	n    int
 	err  error
 	pipe *pipe
 	want int
+}
 
-	readFn, writeFn, spliceInFn, spliceOutFn func(uintptr) bool
+// The operations of fdIO.call.
+const (
+	opRead uint8 = iota
+	opWrite
+	opSpliceIn
+	opSpliceOut
+)
+
+// call is the RawConn callback: false means "wait until ready, then call
+// again".
+func (f *fdIO) call(fd uintptr) bool {
+	switch f.op {
+	case opRead:
+		return f.readCB(fd)
+	case opWrite:
+		return f.writeCB(fd)
+	case opSpliceIn:
+		return f.spliceInCB(fd)
+	default:
+		return f.spliceOutCB(fd)
+	}
 }
 
 // init readies f for nc; false when nc has no descriptor (then the
@@ -49,16 +74,15 @@ func (f *fdIO) init(nc net.Conn) bool {
 		return false
 	}
 	f.rc = rc
-	f.readFn, f.writeFn = f.readCB, f.writeCB
-	f.spliceInFn, f.spliceOutFn = f.spliceInCB, f.spliceOutCB
+	f.fn = f.call
 	return true
 }
 
 // read is net.Conn.Read: at least one byte, or an error (io.EOF when the
 // peer closed).
 func (f *fdIO) read(p []byte) (int, error) {
-	f.p, f.n, f.err = p, 0, nil
-	err := f.rc.Read(f.readFn)
+	f.op, f.p, f.n, f.err = opRead, p, 0, nil
+	err := f.rc.Read(f.fn)
 	f.p = nil
 	switch {
 	case err != nil:
@@ -90,8 +114,8 @@ func (f *fdIO) readCB(fd uintptr) bool {
 
 // write is net.Conn.Write: all of p, or an error with the count written.
 func (f *fdIO) write(p []byte) (int, error) {
-	f.p, f.n, f.err = p, 0, nil
-	err := f.rc.Write(f.writeFn)
+	f.op, f.p, f.n, f.err = opWrite, p, 0, nil
+	err := f.rc.Write(f.fn)
 	n := f.n
 	f.p = nil
 	if err == nil {

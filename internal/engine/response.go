@@ -67,7 +67,7 @@ func (w *ResponseWriter) ReadFrom(src io.Reader) (int64, error) {
 // raw system calls (fdIO). It returns errNoPipe, having moved nothing,
 // when the client or src has no descriptor or no pipe can be had.
 func (w *ResponseWriter) spliceFrom(src *fdIO, n int64) (int64, error) {
-	if w.c.rc == nil || src.rc == nil {
+	if w.c.io.rc == nil || src.rc == nil {
 		return 0, errNoPipe
 	}
 	w.wrote = true

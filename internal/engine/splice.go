@@ -77,8 +77,8 @@ func spliceCopy(dst, src *fdIO, n int64) (int64, error) {
 	}
 	var moved int64
 	for moved < n {
-		src.pipe, src.want, src.n, src.err = p, int(min(n-moved, int64(p.size))), 0, nil
-		err := src.rc.Read(src.spliceInFn)
+		src.op, src.pipe, src.want, src.n, src.err = opSpliceIn, p, int(min(n-moved, int64(p.size))), 0, nil
+		err := src.rc.Read(src.fn)
 		src.pipe = nil
 		if err == nil {
 			err = src.err
@@ -91,8 +91,8 @@ func spliceCopy(dst, src *fdIO, n int64) (int64, error) {
 			pipePool.Put(p)
 			return moved, io.ErrUnexpectedEOF
 		}
-		dst.pipe, dst.want, dst.n, dst.err = p, src.n, 0, nil
-		err = dst.rc.Write(dst.spliceOutFn)
+		dst.op, dst.pipe, dst.want, dst.n, dst.err = opSpliceOut, p, src.n, 0, nil
+		err = dst.rc.Write(dst.fn)
 		dst.pipe = nil
 		moved += int64(dst.n)
 		if err == nil {
