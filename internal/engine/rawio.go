@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"errors"
 	"io"
 	"net"
 	"os"
@@ -140,6 +141,10 @@ func (f *fdIO) writeCB(fd uintptr) bool {
 	}
 	return true
 }
+
+// errNoPipe: splice is not available (no pipe could be made, a descriptor
+// limit, or not Linux); the caller copies through user space instead.
+var errNoPipe = errors.New("engine: no splice pipe")
 
 func rawRead(fd uintptr, p []byte) (int, syscall.Errno) {
 	n, _, e := syscall.RawSyscall(syscall.SYS_READ, fd, uintptr(bufPtr(p)), uintptr(len(p)))

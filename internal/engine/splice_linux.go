@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"errors"
 	"io"
 	"os"
 	"runtime"
@@ -59,10 +58,6 @@ func getPipe() *pipe {
 	p, _ := pipePool.Get().(*pipe)
 	return p
 }
-
-// errNoPipe: no pipe could be made (descriptor limit); the caller copies
-// through user space instead.
-var errNoPipe = errors.New("engine: no splice pipe")
 
 // spliceCopy moves n bytes from src to dst through a pooled pipe, in
 // rounds of one splice in and one splice out (the second may take several
