@@ -106,11 +106,14 @@ func (p *ConnPool) stack(t *upstream.Target) *idleStack {
 	return s.(*idleStack)
 }
 
-// get pops the most recent idle connection to t that has not expired, or
+// get pops the most recent idle connection to t that has not expired at
+// now (the caller's recent clock reading; zero reads the clock), or
 // returns nil. Expired connections below it are older still and closed.
-func (p *ConnPool) get(t *upstream.Target) *upConn {
+func (p *ConnPool) get(t *upstream.Target, now time.Time) *upConn {
 	s := p.stack(t)
-	now := p.now()
+	if now.IsZero() {
+		now = p.now()
+	}
 	s.mu.Lock()
 	for n := len(s.conns); n > 0; n = len(s.conns) {
 		uc := s.conns[n-1]
@@ -127,16 +130,20 @@ func (p *ConnPool) get(t *upstream.Target) *upConn {
 	return nil
 }
 
-// put makes uc idle, or closes it when the stack is full or the pool is
+// put makes uc idle since now (the caller's recent clock reading; zero
+// reads the clock), or closes it when the stack is full or the pool is
 // closed.
-func (p *ConnPool) put(uc *upConn) {
+func (p *ConnPool) put(uc *upConn, now time.Time) {
 	select {
 	case <-p.stop:
 		p.close(uc)
 		return
 	default:
 	}
-	uc.idleSince = p.now()
+	if now.IsZero() {
+		now = p.now()
+	}
+	uc.idleSince = now
 	s := p.stack(uc.target)
 	s.mu.Lock()
 	if len(s.conns) >= p.maxIdle {

@@ -54,12 +54,13 @@ func (h *ProxyHandler) ServeEngine(w *ResponseWriter, r *Request) {
 	}
 	x.clock = x.start
 	info.Upstream = h.pool.Name()
-	if err := h.pool.Acquire(); err != nil {
+	startNS := x.start.UnixNano()
+	if err := h.pool.AcquireAt(startNS); err != nil {
 		h.fail(w, r, info, err)
 		return
 	}
 	defer h.pool.Release()
-	x.pick = upstream.PickContext{ClientIP: info.ClientIP, Header: &r.Header, Path: r.Path}
+	x.pick = upstream.PickContext{ClientIP: info.ClientIP, Header: &r.Header, Path: r.Path, Now: startNS}
 	t, err := h.pool.PickClaim(&x.pick) // counts the exchange on t (Begin)
 	if err != nil {
 		h.fail(w, r, info, err)
@@ -102,7 +103,7 @@ func (h *ProxyHandler) ServeEngine(w *ResponseWriter, r *Request) {
 	replayable := bodyInHead && protocol.IsIdempotent(r.Method)
 	mayRepeat := bodyInHead && h.retries.MayRepeat(r.Method)
 
-	uc := h.conns.get(t)
+	uc := h.conns.get(t, x.clock)
 	var rb []byte
 	var hl int
 	firstTry := true
@@ -150,7 +151,7 @@ func (h *ProxyHandler) ServeEngine(w *ResponseWriter, r *Request) {
 		if !failed {
 			lat = x.clock.Sub(tryStart)
 		}
-		h.pool.Report(t, upstream.Outcome{Failed: failed, Latency: lat})
+		h.pool.Report(t, upstream.Outcome{Failed: failed, Latency: lat, At: x.clock.UnixNano()})
 		// A try that failed may go to another target: a connect failure
 		// sent nothing (the body not yet sent is still in the client's
 		// socket, the part packed in hb is kept); anything else needs a
@@ -166,6 +167,7 @@ func (h *ProxyHandler) ServeEngine(w *ResponseWriter, r *Request) {
 		}
 		if retry && h.pool.AllowRetry() {
 			x.pick.Tried |= t.TriedBit()
+			x.pick.Now = x.clock.UnixNano()
 			if next, perr := h.pool.PickClaim(&x.pick); perr == nil {
 				if uc != nil { // a 5xx answer: drop its connection
 					h.conns.close(uc)
@@ -180,7 +182,7 @@ func (h *ProxyHandler) ServeEngine(w *ResponseWriter, r *Request) {
 				staleReplayed = false
 				info.Target = t.String()
 				info.Pick = x.pick.Reason
-				uc = h.conns.get(t)
+				uc = h.conns.get(t, x.clock)
 				err = nil
 				continue
 			}

@@ -3,6 +3,7 @@ package engine
 import (
 	"fmt"
 	"io"
+	"time"
 
 	"github.com/gatehouse-proxy/gatehouse/internal/protocol"
 )
@@ -73,14 +74,16 @@ func (h *ProxyHandler) respond(w *ResponseWriter, r *Request, x *exchange, info 
 		h.clientGone(r, info, uc, ended && reusable, err)
 		return
 	}
+	idleSince := x.clock // the body ended with the head's read
 	if !ended {
 		if ended, err = h.copyBody(w, x, uc, closeDelim, dechunk, &dc, &reusable); err != nil {
 			h.broken(w, r, info, uc, err)
 			return
 		}
+		idleSince = time.Time{} // copying may have taken long: read the clock
 	}
 	if ended && reusable {
-		h.conns.put(uc)
+		h.conns.put(uc, idleSince)
 	} else {
 		h.conns.close(uc)
 	}
@@ -171,7 +174,7 @@ func (h *ProxyHandler) broken(w *ResponseWriter, r *Request, info *observeInfo, 
 // clientGone ends an exchange whose client stopped reading.
 func (h *ProxyHandler) clientGone(r *Request, info *observeInfo, uc *upConn, keep bool, err error) {
 	if keep {
-		h.conns.put(uc)
+		h.conns.put(uc, time.Time{})
 	} else {
 		h.conns.close(uc)
 	}

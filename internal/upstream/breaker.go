@@ -20,14 +20,18 @@ package upstream
 // Release exactly once when the request (all its tries) is over. Acquire
 // also counts the request for the retry budget (AllowRetry). Safe for
 // concurrent use; lock-free; does not allocate.
-func (p *Pool) Acquire() error {
+func (p *Pool) Acquire() error { return p.AcquireAt(0) }
+
+// AcquireAt is Acquire with the caller's reading of the pool's clock
+// (Unix nanoseconds; 0 reads it, see PickContext.Now).
+func (p *Pool) AcquireAt(now int64) error {
 	h := p.health
 	n := h.inFlight.Add(1)
 	if h.maxRequests > 0 && n > h.maxRequests {
 		h.inFlight.Add(-1)
 		return h.errFull
 	}
-	h.budget.countRequest(h.now())
+	h.budget.countRequest(h.nowOr(now))
 	return nil
 }
 

@@ -130,6 +130,15 @@ func orDefault[T comparable](v, def T) T {
 // now returns the injected clock's time in UnixNano.
 func (h *Health) now() int64 { return h.nowT().UnixNano() }
 
+// nowOr returns at, the caller's reading of the clock, or reads the clock
+// when at is zero.
+func (h *Health) nowOr(at int64) int64 {
+	if at != 0 {
+		return at
+	}
+	return h.now()
+}
+
 // chance returns true with probability q (0..1), from the injected
 // randomness.
 func (h *Health) chance(q float64) bool {

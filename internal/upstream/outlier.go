@@ -14,6 +14,9 @@ type Outcome struct {
 	Failed bool
 	// Latency is the time to the response head; 0 when Failed.
 	Latency time.Duration
+	// At, when not zero, is when the try ended, read from the pool's
+	// clock by the caller (see PickContext.Now).
+	At int64
 }
 
 // Report records the outcome of one exchange with t (a target returned by
@@ -34,7 +37,7 @@ type Outcome struct {
 func (p *Pool) Report(t *Target, o Outcome) {
 	h := p.health
 	s := &t.health
-	now := h.now()
+	now := h.nowOr(o.At)
 	s.requests.Add(1)
 	if !o.Failed {
 		t.ObserveLatency(o.Latency, now)

@@ -38,6 +38,12 @@ type PickContext struct {
 	// pool filters).
 	Tried uint64
 
+	// Now, when not zero, is the caller's recent reading of the pool's
+	// clock (PoolOptions.Now, in Unix nanoseconds), used instead of
+	// reading it again: the own engine reads the clock once per exchange
+	// and passes that reading on (each reading costs ~30 ns).
+	Now int64
+
 	// SetCookie is filled by the cookie policy: the Set-Cookie value the
 	// proxy must add to the response ("" = none). It is a string prepared
 	// when the pool was built, so setting it does not allocate.

@@ -35,7 +35,7 @@ type P2CEWMA struct {
 }
 
 // Pick returns the cheaper of two random targets.
-func (p *P2CEWMA) Pick(targets []*Target, _ *PickContext) *Target {
+func (p *P2CEWMA) Pick(targets []*Target, pc *PickContext) *Target {
 	n := len(targets)
 	if n == 1 {
 		return targets[0]
@@ -46,7 +46,13 @@ func (p *P2CEWMA) Pick(targets []*Target, _ *PickContext) *Target {
 		j++
 	}
 	a, b := targets[i], targets[j]
-	now := p.now()
+	var now int64
+	if pc != nil {
+		now = pc.Now
+	}
+	if now == 0 {
+		now = p.now()
+	}
 	// Ties go to a, itself uniformly random, so ties stay uniform.
 	if p2cCost(b, now) < p2cCost(a, now) {
 		return b

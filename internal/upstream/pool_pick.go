@@ -25,12 +25,13 @@ const (
 // free list.
 func (p *Pool) pick(list []*Target, pc *PickContext) (*Target, error) {
 	h := p.health
-	now := h.now()
-	full := h.pendingFull(list)
 	var tried uint64
+	var at int64
 	if pc != nil {
-		tried = pc.Tried
+		tried, at = pc.Tried, pc.Now
 	}
+	now := h.nowOr(at)
+	full := h.pendingFull(list)
 	i := 0
 	for i < len(list) && h.classify(list[i], now, tried, full) == classUp {
 		i++
