@@ -188,3 +188,43 @@ func TestStalePooledConnRetried(t *testing.T) {
 		waitFor(t, "pooled connection", func() bool { return r.conns.Idle(r.pool.Targets()[0]) == 1 })
 	}
 }
+
+// TestHalfClosedPooledConnRetried: the backend half-closes every
+// connection after one response and lingers reading, without a
+// "Connection: close". The read after the request sees the FIN at once
+// and the request is retried on a new connection. (This is why the
+// response is not awaited without a first read attempt, which would
+// spare a failed read per exchange but wait here until the response
+// header timeout: docs/performance.md, "Tried and dropped".)
+func TestHalfClosedPooledConnRetried(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				buf := make([]byte, 4096)
+				_, _ = c.Read(buf)
+				_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+				_ = c.(*net.TCPConn).CloseWrite()
+				_, _ = io.Copy(io.Discard, c) // linger until the proxy closes
+			}()
+		}
+	}()
+	r := newRig(t, ln.Addr().String(), rigOptions{})
+	c := dial(t, r.addr)
+	for i := range 3 {
+		c.send("GET / HTTP/1.1\r\nHost: h\r\n\r\n")
+		if res, body := c.read("GET"); res.StatusCode != 200 || body != "ok" {
+			t.Fatalf("request %d: %d %q", i, res.StatusCode, body)
+		}
+		waitFor(t, "pooled connection", func() bool { return r.conns.Idle(r.pool.Targets()[0]) == 1 })
+	}
+}
