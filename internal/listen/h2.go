@@ -45,10 +45,6 @@ const (
 	// open until the idle timeout.
 	h2ReadIdleTimeout = 60 * time.Second
 	h2PingTimeout     = 15 * time.Second
-	// h2WriteByteTimeout closes a connection whose peer stopped reading
-	// (zero TCP window) while we have bytes to send: no byte written for
-	// this long. nginx's send_timeout has the same default.
-	h2WriteByteTimeout = 60 * time.Second
 )
 
 // newH2Server returns the HTTP/2 server settings shared by TLS (ALPN h2)
@@ -59,8 +55,15 @@ const (
 // flood (CVE-2024-27316) is bounded by the same limit: x/net stops reading
 // a header block once it exceeds it and closes the connection.
 // idle is server.idle_timeout: a connection without open streams is
-// closed (GOAWAY) after it.
-func newH2Server(idle time.Duration) *http2.Server {
+// closed (GOAWAY) after it. write is server.write_timeout: a connection
+// whose peer stopped reading (zero TCP window) while there are bytes to
+// send is closed once no byte could be written for that long, as HTTP/1.1
+// connections are cut per write (nginx's send_timeout, 60 s by default).
+// A stream stalled by HTTP/2 flow control alone (its client stopped
+// reading it, the connection goes on) is not cut: a stream deadline would
+// also reset quiet streams (internal/runtime/serve.go); the stream's
+// window bounds what it holds.
+func newH2Server(idle, write time.Duration) *http2.Server {
 	return &http2.Server{
 		MaxConcurrentStreams:         h2MaxConcurrentStreams,
 		MaxReadFrameSize:             h2MaxReadFrameSize,
@@ -70,7 +73,7 @@ func newH2Server(idle time.Duration) *http2.Server {
 		IdleTimeout:                  idle,
 		ReadIdleTimeout:              h2ReadIdleTimeout,
 		PingTimeout:                  h2PingTimeout,
-		WriteByteTimeout:             h2WriteByteTimeout,
+		WriteByteTimeout:             write,
 	}
 }
 
@@ -94,7 +97,7 @@ func configureH2(srv *http.Server, h2 *http2.Server) error {
 func (s *server) configureVersions(lc config.Listener, logger *slog.Logger) error {
 	var h2 *http2.Server
 	if lc.H2C && lc.TLS == nil {
-		h2 = newH2Server(s.srv.IdleTimeout)
+		h2 = newH2Server(s.srv.IdleTimeout, s.writeTimeout)
 		if err := enableH2C(s.srv, h2); err != nil {
 			return err
 		}

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/gatehouse-proxy/gatehouse/internal/config"
 	"github.com/gatehouse-proxy/gatehouse/internal/engine"
@@ -51,6 +52,8 @@ type server struct {
 	h2c    *h2cHandler            // h2c rules (h2c.go); holds upgraded connections
 	h3     *h3Server              // HTTP/3 on the UDP side; nil unless tls.http3
 	done   chan struct{}
+	// writeTimeout is server.write_timeout, for HTTP/2 (h2.go).
+	writeTimeout time.Duration
 }
 
 // Dispatcher is implemented by a handler that can also serve the own
@@ -204,7 +207,8 @@ func (m *Manager) open(cfg *config.Config, lc config.Listener) (*server, error) 
 		MaxURIBytes:    int(cfg.Server.MaxURIBytes),
 		MaxHeaderBytes: int(cfg.Server.MaxHeaderBytes),
 	}
-	s := &server{key: listenerKey(lc), name: lc.Name, addr: ln.Addr(), done: make(chan struct{})}
+	s := &server{key: listenerKey(lc), name: lc.Name, addr: ln.Addr(), done: make(chan struct{}),
+		writeTimeout: cfg.Server.WriteTimeout.D()}
 	s.srv = &http.Server{
 		Handler:           m.handler,
 		ReadHeaderTimeout: cfg.Server.ReadHeaderTimeout.D(),
@@ -235,7 +239,7 @@ func (m *Manager) open(cfg *config.Config, lc config.Listener) (*server, error) 
 		tlsCfg := s.certs.TLSConfig()
 		s.srv.TLSConfig = tlsCfg
 		s.srv.ConnContext = markTLS
-		s.tls, err = newTLSDispatcher(ln, tlsCfg, s.srv, limits, cfg.Server.ReadHeaderTimeout.D(), m.logger)
+		s.tls, err = newTLSDispatcher(ln, tlsCfg, s.srv, limits, cfg.Server.ReadHeaderTimeout.D(), s.writeTimeout, m.logger)
 		if err != nil {
 			_ = ln.Close()
 			s.closeCerts()

@@ -101,10 +101,10 @@ type tlsDispatcher struct {
 	h2 connSet
 }
 
-func newTLSDispatcher(ln net.Listener, tlsCfg *tls.Config, srv *http.Server, limits protocol.FramingLimits, handshakeTimeout time.Duration, logger *slog.Logger) (*tlsDispatcher, error) {
+func newTLSDispatcher(ln net.Listener, tlsCfg *tls.Config, srv *http.Server, limits protocol.FramingLimits, handshakeTimeout, writeTimeout time.Duration, logger *slog.Logger) (*tlsDispatcher, error) {
 	// Limits against HTTP/2 abuse (h2.go); the header list size comes
 	// from srv.MaxHeaderBytes.
-	h2 := newH2Server(srv.IdleTimeout)
+	h2 := newH2Server(srv.IdleTimeout, writeTimeout)
 	if err := configureH2(srv, h2); err != nil {
 		return nil, err
 	}

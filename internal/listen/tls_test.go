@@ -105,7 +105,7 @@ func TestTLSDispatcherSurvivesAcceptErrors(t *testing.T) {
 		ConnContext: markTLS,
 	}
 	logger := slog.New(slog.DiscardHandler)
-	d, err := newTLSDispatcher(fl, tlsCfg, srv, protocol.FramingLimits{}, 5*time.Second, logger)
+	d, err := newTLSDispatcher(fl, tlsCfg, srv, protocol.FramingLimits{}, 5*time.Second, time.Minute, logger)
 	if err != nil {
 		t.Fatal(err)
 	}
