@@ -33,9 +33,9 @@
 //     and hands the wait to a fresh goroutine (2 KiB stack), which peeks
 //     one byte (MSG_PEEK) before borrowing anything (conn.go, idleWait):
 //     its read starts by clearing the poller's readiness mark, so parking
-//     without looking would miss bytes sent during the hand-over. A busy keep-alive
-//     connection never switches goroutines, and its grace deadline is
-//     re-armed only about every 150 ms. The result is about 4.3 KiB per
+//     without looking would miss bytes sent during the hand-over. A busy
+//     keep-alive connection never switches goroutines, and its grace
+//     deadline is re-armed only about every 150 ms. The result is about 4.6 KiB per
 //     idle connection in the bench's idle scenario (2.3 KiB after a GC
 //     and scavenge: a freed stack stays in RSS until the runtime
 //     scavenges it).
