@@ -158,26 +158,10 @@ func TestHandoffToNetHTTP(t *testing.T) {
 func TestStalePooledConnRetried(t *testing.T) {
 	// The backend closes every connection after one response, without
 	// saying so: the pooled connection is stale on the next request.
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				buf := make([]byte, 4096)
-				_, _ = c.Read(buf)
-				_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
-				_ = c.Close()
-			}()
-		}
-	}()
-	r := newRig(t, ln.Addr().String(), rigOptions{})
+	addr := rawUpstream(t, func(c net.Conn) {
+		_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+	})
+	r := newRig(t, addr, rigOptions{})
 	c := dial(t, r.addr)
 	for i := range 3 {
 		c.send("GET / HTTP/1.1\r\nHost: h\r\n\r\n")
@@ -197,28 +181,12 @@ func TestStalePooledConnRetried(t *testing.T) {
 // spare a failed read per exchange but wait here until the response
 // header timeout: docs/performance.md, "Tried and dropped".)
 func TestHalfClosedPooledConnRetried(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				buf := make([]byte, 4096)
-				_, _ = c.Read(buf)
-				_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
-				_ = c.(*net.TCPConn).CloseWrite()
-				_, _ = io.Copy(io.Discard, c) // linger until the proxy closes
-			}()
-		}
-	}()
-	r := newRig(t, ln.Addr().String(), rigOptions{})
+	addr := rawUpstream(t, func(c net.Conn) {
+		_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+		_ = c.(*net.TCPConn).CloseWrite()
+		_, _ = io.Copy(io.Discard, c) // linger until the proxy closes
+	})
+	r := newRig(t, addr, rigOptions{})
 	c := dial(t, r.addr)
 	for i := range 3 {
 		c.send("GET / HTTP/1.1\r\nHost: h\r\n\r\n")

@@ -16,16 +16,14 @@ import (
 	"golang.org/x/net/http2/hpack"
 )
 
-// server.write_timeout: a client that stops reading a large response is
-// cut off, and the exchange upstream ends with it (the backend's write
-// fails), on both engines; nothing waits forever for a reader that left
-// the connection open.
-func TestWriteTimeoutCutsStalledReader(t *testing.T) {
+// bigBackend serves mib MiB (far more than socket buffers hold) to every
+// request and reports on ended how its writing ended (nil: all written).
+func bigBackend(t *testing.T, mib int) (*httptest.Server, <-chan error) {
 	chunk := []byte(strings.Repeat("s", 64<<10))
 	ended := make(chan error, 1)
 	be := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Length", strconv.Itoa(512*len(chunk)))
-		for range 512 { // 32 MiB, far more than socket buffers hold
+		w.Header().Set("Content-Length", strconv.Itoa(16*mib*len(chunk)))
+		for range 16 * mib {
 			if _, err := w.Write(chunk); err != nil {
 				ended <- err
 				return
@@ -34,6 +32,15 @@ func TestWriteTimeoutCutsStalledReader(t *testing.T) {
 		ended <- nil
 	}))
 	t.Cleanup(be.Close)
+	return be, ended
+}
+
+// server.write_timeout: a client that stops reading a large response is
+// cut off, and the exchange upstream ends with it (the backend's write
+// fails), on both engines; nothing waits forever for a reader that left
+// the connection open.
+func TestWriteTimeoutCutsStalledReader(t *testing.T) {
+	be, ended := bigBackend(t, 32)
 	gw := start(t, fmt.Sprintf(`
 listeners: [ { address: "127.0.0.1:0" } ]
 server: { write_timeout: 500ms }
@@ -63,19 +70,7 @@ upstreams:
 // write_timeout, and the exchange upstream ends with it. The client is
 // raw frames, so that nothing reads on its behalf.
 func TestWriteTimeoutCutsStalledH2Reader(t *testing.T) {
-	chunk := []byte(strings.Repeat("s", 64<<10))
-	ended := make(chan error, 1)
-	be := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Length", strconv.Itoa(1024*len(chunk)))
-		for range 1024 { // 64 MiB, far more than socket buffers hold
-			if _, err := w.Write(chunk); err != nil {
-				ended <- err
-				return
-			}
-		}
-		ended <- nil
-	}))
-	t.Cleanup(be.Close)
+	be, ended := bigBackend(t, 64)
 	certFile, keyFile, pool := h2TestCert(t)
 	gw := start(t, fmt.Sprintf(`
 listeners:
