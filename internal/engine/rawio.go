@@ -125,9 +125,15 @@ func (f *fdIO) write(p []byte) (int, error) {
 	return n, err
 }
 
-func (f *fdIO) writeCB(fd uintptr) bool {
-	for f.n < len(f.p) {
-		n, e := rawWrite(fd, f.p[f.n:])
+func (f *fdIO) writeCB(fd uintptr) bool { return f.push(fd, len(f.p), "write", writeSome) }
+
+func writeSome(f *fdIO, fd uintptr) (int, syscall.Errno) { return rawWrite(fd, f.p[f.n:]) }
+
+// push calls some until f.n reaches want: false when the socket is full
+// (wait for it and call again), true when done or failed (f.err).
+func (f *fdIO) push(fd uintptr, want int, name string, some func(*fdIO, uintptr) (int, syscall.Errno)) bool {
+	for f.n < want {
+		n, e := some(f, fd)
 		switch e {
 		case 0:
 			f.n += n
@@ -135,7 +141,7 @@ func (f *fdIO) writeCB(fd uintptr) bool {
 		case syscall.EAGAIN:
 			return false
 		default:
-			f.err = os.NewSyscallError("write", e)
+			f.err = os.NewSyscallError(name, e)
 			return true
 		}
 	}

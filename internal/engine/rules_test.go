@@ -155,44 +155,40 @@ func TestHandoffToNetHTTP(t *testing.T) {
 	})
 }
 
+// Backends that end every connection after one response, without saying
+// so: the pooled connection is stale on the next request, which is sent
+// again on a new one.
 func TestStalePooledConnRetried(t *testing.T) {
-	// The backend closes every connection after one response, without
-	// saying so: the pooled connection is stale on the next request.
-	addr := rawUpstream(t, func(c net.Conn) {
-		_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
-	})
-	r := newRig(t, addr, rigOptions{})
-	c := dial(t, r.addr)
-	for i := range 3 {
-		c.send("GET / HTTP/1.1\r\nHost: h\r\n\r\n")
-		if res, body := c.read("GET"); res.StatusCode != 200 || body != "ok" {
-			t.Fatalf("request %d: %d %q", i, res.StatusCode, body)
-		}
-		// Wait until the stale connection sits in the pool.
-		waitFor(t, "pooled connection", func() bool { return r.conns.Idle(r.pool.Targets()[0]) == 1 })
-	}
-}
-
-// TestHalfClosedPooledConnRetried: the backend half-closes every
-// connection after one response and lingers reading, without a
-// "Connection: close". The read after the request sees the FIN at once
-// and the request is retried on a new connection. (This is why the
-// response is not awaited without a first read attempt, which would
-// spare a failed read per exchange but wait here until the response
-// header timeout: docs/performance.md, "Tried and dropped".)
-func TestHalfClosedPooledConnRetried(t *testing.T) {
-	addr := rawUpstream(t, func(c net.Conn) {
-		_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
-		_ = c.(*net.TCPConn).CloseWrite()
-		_, _ = io.Copy(io.Discard, c) // linger until the proxy closes
-	})
-	r := newRig(t, addr, rigOptions{})
-	c := dial(t, r.addr)
-	for i := range 3 {
-		c.send("GET / HTTP/1.1\r\nHost: h\r\n\r\n")
-		if res, body := c.read("GET"); res.StatusCode != 200 || body != "ok" {
-			t.Fatalf("request %d: %d %q", i, res.StatusCode, body)
-		}
-		waitFor(t, "pooled connection", func() bool { return r.conns.Idle(r.pool.Targets()[0]) == 1 })
+	for _, tc := range []struct {
+		name  string
+		after func(c net.Conn) // after the response
+	}{
+		{"closed", func(net.Conn) {}},
+		// Half-closed while lingering: the read after the request sees
+		// the FIN at once. (This is why the response is not awaited
+		// without a first read attempt, which would spare a failed read
+		// per exchange but wait here until the response header timeout:
+		// docs/performance.md, "Tried and dropped".)
+		{"half-closed, lingering", func(c net.Conn) {
+			_ = c.(*net.TCPConn).CloseWrite()
+			_, _ = io.Copy(io.Discard, c) // until the proxy closes
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			addr := rawUpstream(t, func(c net.Conn) {
+				_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+				tc.after(c)
+			})
+			r := newRig(t, addr, rigOptions{})
+			c := dial(t, r.addr)
+			for i := range 3 {
+				c.send("GET / HTTP/1.1\r\nHost: h\r\n\r\n")
+				if res, body := c.read("GET"); res.StatusCode != 200 || body != "ok" {
+					t.Fatalf("request %d: %d %q", i, res.StatusCode, body)
+				}
+				// Wait until the stale connection sits in the pool.
+				waitFor(t, "pooled connection", func() bool { return r.conns.Idle(r.pool.Targets()[0]) == 1 })
+			}
+		})
 	}
 }

@@ -128,21 +128,10 @@ func (f *fdIO) spliceInCB(fd uintptr) bool {
 	}
 }
 
-func (f *fdIO) spliceOutCB(fd uintptr) bool {
-	for f.n < f.want {
-		n, e := rawSplice(uintptr(f.pipe.r), fd, f.want-f.n)
-		switch e {
-		case 0:
-			f.n += n
-		case syscall.EINTR:
-		case syscall.EAGAIN:
-			return false
-		default:
-			f.err = os.NewSyscallError("splice", e)
-			return true
-		}
-	}
-	return true
+func (f *fdIO) spliceOutCB(fd uintptr) bool { return f.push(fd, f.want, "splice", spliceSome) }
+
+func spliceSome(f *fdIO, fd uintptr) (int, syscall.Errno) {
+	return rawSplice(uintptr(f.pipe.r), fd, f.want-f.n)
 }
 
 func rawSplice(in, out uintptr, n int) (int, syscall.Errno) {
