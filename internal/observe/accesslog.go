@@ -136,6 +136,12 @@ func appendEntry(b []byte, e *AccessEntry) []byte {
 		b = append(b, `,"tries":`...)
 		b = strconv.AppendInt(b, int64(info.Tries), 10)
 	}
+	if info.Auth != "" {
+		b = append(b, `,"auth":`...)
+		b = appendJSONString(b, info.Auth)
+		b = append(b, `,"user":`...)
+		b = appendJSONString(b, info.User)
+	}
 	b = append(b, "}\n"...)
 	return b
 }

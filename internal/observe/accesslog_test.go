@@ -71,6 +71,45 @@ func TestAccessLogLineIsJSON(t *testing.T) {
 	}
 }
 
+// The auth fields appear only for requests an auth middleware admitted,
+// and the user name is escaped like any request data.
+func TestAccessLogAuthFields(t *testing.T) {
+	tests := []struct {
+		name, auth, user string
+		want             map[string]any // nil: the fields are absent
+	}{
+		{"no auth", "", "", nil},
+		{"basic", "basic", "alice", map[string]any{"auth": "basic", "user": "alice"}},
+		{"no name", "forward", "", map[string]any{"auth": "forward", "user": ""}},
+		{"hostile name", "jwt", "a\"}\n{\"x\":1", map[string]any{"auth": "jwt", "user": "a\"}\n{\"x\":1"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var out syncBuffer
+			l := NewAccessLog(&out)
+			info := &RequestInfo{ID: "abc", Start: time.Unix(1700000000, 0), Auth: tc.auth, User: tc.user}
+			l.Log(&AccessEntry{Info: info, Method: "GET", Path: "/", Status: 200})
+			if err := l.Close(); err != nil {
+				t.Fatal(err)
+			}
+			var got map[string]any
+			if err := json.Unmarshal([]byte(out.String()), &got); err != nil {
+				t.Fatalf("not JSON: %v\n%s", err, out.String())
+			}
+			for _, k := range []string{"auth", "user"} {
+				v, ok := got[k]
+				if tc.want == nil {
+					if ok {
+						t.Errorf("%s present without auth: %v", k, v)
+					}
+				} else if v != tc.want[k] {
+					t.Errorf("%s = %v, want %v", k, v, tc.want[k])
+				}
+			}
+		})
+	}
+}
+
 // Log is an append under a lock: no allocation per request.
 func BenchmarkAccessLog(b *testing.B) {
 	l := NewAccessLog(discardWriter{})

@@ -41,6 +41,10 @@ type RequestInfo struct {
 	FirstByte     time.Duration
 	// Err is the proxy error behind a 5xx Gatehouse produced, for the log.
 	Err error
+	// Auth is the auth method that admitted the request ("basic",
+	// "api_key", "jwt", "forward"; "" when none ran) and User the
+	// identity's name (never a secret; may be "").
+	Auth, User string
 }
 
 type infoKey struct{}

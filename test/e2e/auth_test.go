@@ -44,6 +44,7 @@ func TestAuthMethods(t *testing.T) {
 
 	inst := start(t, fmt.Sprintf(`
 listeners: [ { address: "127.0.0.1:0" } ]
+log: { access: { enabled: true, output: stdout } }
 routes:
   - match: { path: /basic/* }
     middleware:
@@ -87,21 +88,22 @@ upstreams:
 		status     int
 		challenge  string
 		upstream   map[string]string // headers the backend must see
+		logged     string            // "method user" in the access log (200s)
 	}{
-		{"basic ok", "/basic/x", basicCreds("alice", "wonderland"), 200, "", map[string]string{"X-Auth-User": "alice"}},
-		{"basic wrong password", "/basic/x", basicCreds("alice", "nope"), 401, `Basic realm="admin", charset="UTF-8"`, nil},
-		{"basic unknown user", "/basic/x", basicCreds("mallory", "wonderland"), 401, `Basic realm="admin", charset="UTF-8"`, nil},
-		{"basic bad base64", "/basic/x", "Basic %%%", 401, `Basic realm="admin", charset="UTF-8"`, nil},
-		{"basic none", "/basic/x", "", 401, `Basic realm="admin", charset="UTF-8"`, nil},
-		{"jwt ok", "/jwt/x", "Bearer " + good, 200, "", map[string]string{"X-User-Id": "jwt-user"}},
-		{"jwt expired", "/jwt/x", "Bearer " + expired, 401, `Bearer realm="api", error="invalid_token"`, nil},
-		{"jwt wrong issuer", "/jwt/x", "Bearer " + wrongIss, 401, `Bearer realm="api", error="invalid_token"`, nil},
-		{"jwt CRLF claim", "/jwt/x", "Bearer " + crlf, 401, `Bearer realm="api", error="invalid_token"`, nil},
-		{"jwt no token", "/jwt/x", "Bearer", 400, `Bearer realm="api", error="invalid_request"`, nil},
-		{"jwt no credentials", "/jwt/x", "", 401, `Bearer realm="api"`, nil},
-		{"forward ok", "/fwd/x?q=1", "Bearer let-me-in", 200, "", map[string]string{"X-User-Id": "fwd-user"}},
-		{"forward denied", "/fwd/x?q=1", "Bearer nope", 401, `Bearer realm="sso"`, nil},
-		{"forward service down", "/dead/x", "Bearer let-me-in", 503, "", nil},
+		{"basic ok", "/basic/x", basicCreds("alice", "wonderland"), 200, "", map[string]string{"X-Auth-User": "alice"}, "basic alice"},
+		{"basic wrong password", "/basic/x", basicCreds("alice", "nope"), 401, `Basic realm="admin", charset="UTF-8"`, nil, ""},
+		{"basic unknown user", "/basic/x", basicCreds("mallory", "wonderland"), 401, `Basic realm="admin", charset="UTF-8"`, nil, ""},
+		{"basic bad base64", "/basic/x", "Basic %%%", 401, `Basic realm="admin", charset="UTF-8"`, nil, ""},
+		{"basic none", "/basic/x", "", 401, `Basic realm="admin", charset="UTF-8"`, nil, ""},
+		{"jwt ok", "/jwt/x", "Bearer " + good, 200, "", map[string]string{"X-User-Id": "jwt-user"}, "jwt jwt-user"},
+		{"jwt expired", "/jwt/x", "Bearer " + expired, 401, `Bearer realm="api", error="invalid_token"`, nil, ""},
+		{"jwt wrong issuer", "/jwt/x", "Bearer " + wrongIss, 401, `Bearer realm="api", error="invalid_token"`, nil, ""},
+		{"jwt CRLF claim", "/jwt/x", "Bearer " + crlf, 401, `Bearer realm="api", error="invalid_token"`, nil, ""},
+		{"jwt no token", "/jwt/x", "Bearer", 400, `Bearer realm="api", error="invalid_request"`, nil, ""},
+		{"jwt no credentials", "/jwt/x", "", 401, `Bearer realm="api"`, nil, ""},
+		{"forward ok", "/fwd/x?q=1", "Bearer let-me-in", 200, "", map[string]string{"X-User-Id": "fwd-user"}, "forward "},
+		{"forward denied", "/fwd/x?q=1", "Bearer nope", 401, `Bearer realm="sso"`, nil, ""},
+		{"forward service down", "/dead/x", "Bearer let-me-in", 503, "", nil, ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -141,6 +143,11 @@ upstreams:
 				if vs := got.Header.Values(k); len(vs) != 1 || vs[0] != v {
 					t.Errorf("backend saw %s = %q, want [%s]", k, vs, v)
 				}
+			}
+			// The access log says who was admitted, and how.
+			wantAuth, wantUser, _ := strings.Cut(tc.logged, " ")
+			if e := inst.AccessLine(rh.Get("X-Request-Id")); e.str("auth") != wantAuth || e.str("user") != wantUser {
+				t.Errorf("access log auth=%q user=%q, want %q %q", e.str("auth"), e.str("user"), wantAuth, wantUser)
 			}
 		})
 	}

@@ -200,6 +200,9 @@ func (c *chained) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if c.identityHeader != "" && id.Name != "" {
 		r.Header.Set(c.identityHeader, id.Name)
 	}
+	if info := observe.InfoFrom(r.Context()); info != nil {
+		info.Auth, info.User = id.Method, id.Name // for the access log
+	}
 	c.next.ServeHTTP(w, r.WithContext(WithIdentity(r.Context(), id)))
 }
 
