@@ -5,6 +5,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"sync/atomic"
 	"time"
 )
 
@@ -21,6 +22,10 @@ type recorder struct {
 	rc    *http.ResponseController
 	gap   time.Duration
 	armed time.Time
+
+	// tunnel counts the bytes of a hijacked connection (an upgrade such
+	// as a WebSocket) for the access log; nil until Hijack.
+	tunnel *tunnelConn
 }
 
 // armWrite sets the write deadline gap from now, unless the one armed is
@@ -95,7 +100,31 @@ func (r *recorder) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 		// copy is bounded by the route's idle timeout instead.
 		_ = c.SetWriteDeadline(time.Time{})
 	}
-	return c, rw, err
+	if err != nil {
+		return c, rw, err
+	}
+	r.tunnel = &tunnelConn{Conn: c}
+	return r.tunnel, rw, nil
+}
+
+// tunnelConn counts the bytes a tunnel moves each way. The proxy copies
+// the two directions on two goroutines and may log before the second one
+// stops, hence the atomics.
+type tunnelConn struct {
+	net.Conn
+	in, out atomic.Int64
+}
+
+func (t *tunnelConn) Read(p []byte) (int, error) {
+	n, err := t.Conn.Read(p)
+	t.in.Add(int64(n))
+	return n, err
+}
+
+func (t *tunnelConn) Write(p []byte) (int, error) {
+	n, err := t.Conn.Write(p)
+	t.out.Add(int64(n))
+	return n, err
 }
 
 func (r *recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }

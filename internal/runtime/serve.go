@@ -137,6 +137,11 @@ func (rt *Runtime) logAccess(r *http.Request, rec *recorder, body *countingBody,
 	if body != nil {
 		e.BytesIn = body.n
 	}
+	if t := rec.tunnel; t != nil {
+		// An upgraded connection: what crossed the tunnel, each way.
+		e.BytesIn += t.in.Load()
+		e.BytesOut += t.out.Load()
+	}
 	rt.access.write(&e)
 }
 

@@ -110,7 +110,8 @@ upstreams:
 }
 
 // TestWebSocketAcrossReload: an upgraded connection is a bidirectional copy
-// that survives reloads (SIGHUP and a file edit of an unrelated route).
+// that survives reloads (SIGHUP and a file edit of an unrelated route), and
+// its access-log line, written when it closes, counts what crossed it.
 func TestWebSocketAcrossReload(t *testing.T) {
 	var accepted atomic.Int32
 	be := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -135,6 +136,7 @@ func TestWebSocketAcrossReload(t *testing.T) {
 	cfg := func(body string) string {
 		return fmt.Sprintf(`
 listeners: [ { address: "127.0.0.1:0" } ]
+log: { access: { enabled: true, output: stdout } }
 routes:
   - name: ws
     match: { path: /ws/* }
@@ -195,5 +197,12 @@ upstreams:
 	}
 	if err := conn.Close(websocket.StatusNormalClosure, "done"); err != nil {
 		t.Logf("close: %v", err)
+	}
+	// Three messages each way ("hello ..." out, "echo: hello ..." back),
+	// masked frames from the client, plus the close frames.
+	e := inst.AccessLine(resp.Header.Get("X-Request-Id"))
+	in, out := e.num("bytes_in"), e.num("bytes_out")
+	if e.num("status") != 101 || in < float64(3*len("hello before reload")) || out < float64(3*len("echo: hello before reload")) {
+		t.Errorf("access log of the WebSocket: status %v bytes_in %v bytes_out %v", e.num("status"), in, out)
 	}
 }
