@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"sync"
+	"sync/atomic"
 )
 
 // Compressor compresses responses on the fly. Build it with New; it is
@@ -17,6 +18,29 @@ type Compressor struct {
 	sse     bool
 	writers sync.Pool // *responseWriter
 	bufs    sync.Pool // *[]byte, copyBufSize, for ReadFrom
+	// streams counts the responses holding an encoder, bounded by
+	// maxStreams (0: no bound).
+	streams    atomic.Int64
+	maxStreams int64
+}
+
+// claim takes a coding slot; false when all maxStreams are in use.
+func (c *Compressor) claim() bool {
+	if c.maxStreams <= 0 {
+		return true
+	}
+	if c.streams.Add(1) > c.maxStreams {
+		c.streams.Add(-1)
+		return false
+	}
+	return true
+}
+
+// unclaim gives a slot back (the encoder went back to its pool).
+func (c *Compressor) unclaim() {
+	if c.maxStreams > 0 {
+		c.streams.Add(-1)
+	}
 }
 
 const copyBufSize = 32 << 10
@@ -40,7 +64,10 @@ func New(opts Options) (*Compressor, error) {
 	if opts.MinSize < 0 || opts.MinSize > MaxMinSize {
 		return nil, fmt.Errorf("%w: min_size %d out of range 0..%d bytes", ErrOptions, opts.MinSize, MaxMinSize)
 	}
-	c := &Compressor{minSize: opts.MinSize, sse: opts.SSE}
+	if opts.MaxStreams < 0 {
+		return nil, fmt.Errorf("%w: max_streams %d is negative", ErrOptions, opts.MaxStreams)
+	}
+	c := &Compressor{minSize: opts.MinSize, sse: opts.SSE, maxStreams: int64(opts.MaxStreams)}
 	for _, e := range opts.Encodings {
 		if e == Identity || e >= numEncodings {
 			return nil, fmt.Errorf("%w: encoding %d", ErrUnknownEncoding, e)

@@ -88,12 +88,22 @@ type Options struct {
 	// every upstream flush, so each event leaves at once). Default false:
 	// see docs/compression.md for the measurement behind the default.
 	SSE bool
+	// MaxStreams bounds the responses this Compressor codes at once (0:
+	// no bound). Each holds an encoder (~0.5–2.6 MB, docs/compression.md)
+	// for as long as it lasts; past the bound a response goes out
+	// uncompressed, so memory stays bounded when many long responses
+	// (streams, slow clients) are open. Default DefaultMaxStreams.
+	MaxStreams int
 }
 
+// DefaultMaxStreams bounds a route's open encoders to ~0.7 GB at the
+// largest per-stream figure (zstd, 2.6 MB).
+const DefaultMaxStreams = 256
+
 // DefaultOptions returns the defaults: DefaultEncodings, level "default",
-// DefaultMinSize, DefaultTypes, SSE off.
+// DefaultMinSize, DefaultTypes, SSE off, DefaultMaxStreams.
 func DefaultOptions() Options {
-	return Options{Encodings: DefaultEncodings(), Level: "default", MinSize: DefaultMinSize, Types: DefaultTypes()}
+	return Options{Encodings: DefaultEncodings(), Level: "default", MinSize: DefaultMinSize, Types: DefaultTypes(), MaxStreams: DefaultMaxStreams}
 }
 
 // typePattern is a compiled media-type pattern: prefix '*' suffix, or an

@@ -62,6 +62,7 @@ func (w *responseWriter) release() {
 	if w.ew != nil {
 		// Only after a failed finish: the encoder is reset before reuse.
 		w.c.pools[w.enc].put(w.ew)
+		w.c.unclaim()
 		w.ew = nil
 	}
 	if cap(w.buf) > maxKeptBuf {
@@ -185,8 +186,15 @@ func (w *responseWriter) pass() {
 func (w *responseWriter) encode() {
 	var ew encoder
 	if w.req.Method != http.MethodHead {
+		if !w.c.claim() {
+			// Every coding slot of the route is taken (MaxStreams):
+			// this one goes out as is, Vary already set.
+			w.pass()
+			return
+		}
 		var err error
 		if ew, err = w.c.pools[w.enc].get(w.ResponseWriter); err != nil {
+			w.c.unclaim()
 			w.pass()
 			return
 		}
@@ -326,6 +334,7 @@ func (w *responseWriter) finish() error {
 	}
 	err := w.ew.Close()
 	w.c.pools[w.enc].put(w.ew)
+	w.c.unclaim()
 	w.ew = nil
 	return err
 }

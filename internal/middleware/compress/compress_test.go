@@ -33,6 +33,9 @@ func TestConfigFromFile(t *testing.T) {
 		{"bad type", `- compress: { types: [json] }`, "not a media type"},
 		{"min_size too big", `- compress: { min_size: 2MB }`, "at most 1MB"},
 		{"bad sse", `- compress: { sse: maybe }`, "not on or off"},
+		{"max_streams", `- compress: { max_streams: 64 }`, ""},
+		{"max_streams unbounded", `- compress: { max_streams: 0 }`, ""},
+		{"max_streams negative", `- compress: { max_streams: -1 }`, "max_streams: -1 is negative"},
 		{"unknown key", `- compress: { gzip: true }`, "gzip"},
 	}
 	for _, tc := range tests {

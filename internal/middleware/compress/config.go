@@ -25,6 +25,10 @@ type Config struct {
 	Levels map[string]int `yaml:"levels"`
 	// SSE compresses text/event-stream: on/off (true/false). Default off.
 	SSE *onOff `yaml:"sse"`
+	// MaxStreams bounds the responses the route compresses at once; past
+	// it responses go out uncompressed. 0 = no bound. Default
+	// compress.DefaultMaxStreams (256).
+	MaxStreams *int `yaml:"max_streams"`
 }
 
 // onOff is a boolean written on/off, true/false or yes/no.
@@ -77,6 +81,12 @@ func (cfg Config) options() (gcompress.Options, error) {
 	}
 	if cfg.SSE != nil {
 		o.SSE = bool(*cfg.SSE)
+	}
+	if cfg.MaxStreams != nil {
+		if *cfg.MaxStreams < 0 {
+			return o, fmt.Errorf("max_streams: %d is negative (0 means no bound)", *cfg.MaxStreams)
+		}
+		o.MaxStreams = *cfg.MaxStreams
 	}
 	return o, nil
 }

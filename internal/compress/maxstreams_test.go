@@ -1,0 +1,84 @@
+package compress
+
+import (
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"testing"
+)
+
+// TestMaxStreams: with every coding slot held by an open response, the
+// next response goes out uncompressed (Vary still set), and a slot freed
+// by a finished response is used again.
+func TestMaxStreams(t *testing.T) {
+	c := newCompressor(t, func(o *Options) { o.Encodings = []Encoding{Gzip}; o.MaxStreams = 2 })
+	var mu sync.Mutex
+	release := map[string]chan struct{}{}
+	hold := func(id string) chan struct{} {
+		mu.Lock()
+		defer mu.Unlock()
+		if release[id] == nil {
+			release[id] = make(chan struct{})
+		}
+		return release[id]
+	}
+	body := jsonBody(8 << 10)
+	srv := httptest.NewServer(c.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(body)
+		http.NewResponseController(w).Flush() // the head (and the coding decision) leaves now
+		<-hold(r.URL.Query().Get("id"))
+	})))
+	t.Cleanup(srv.Close)
+	client := rawClient(t)
+	open := func(id string) *http.Response {
+		t.Helper()
+		req, _ := http.NewRequest("GET", srv.URL+"/?id="+id, nil)
+		req.Header.Set("Accept-Encoding", "gzip")
+		res, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { res.Body.Close() })
+		return res
+	}
+	finish := func(id string, res *http.Response) {
+		t.Helper()
+		close(hold(id))
+		if _, err := io.Copy(io.Discard, res.Body); err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+	}
+	t.Cleanup(func() {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, ch := range release {
+			select {
+			case <-ch:
+			default:
+				close(ch)
+			}
+		}
+	})
+
+	a, b, third := open("a"), open("b"), open("c")
+	for _, tc := range []struct {
+		name string
+		res  *http.Response
+		want string
+	}{{"first", a, "gzip"}, {"second", b, "gzip"}, {"third, past max_streams", third, ""}} {
+		if got := tc.res.Header.Get("Content-Encoding"); got != tc.want {
+			t.Errorf("%s: Content-Encoding %q, want %q", tc.name, got, tc.want)
+		}
+		if tc.res.Header.Get("Vary") != "Accept-Encoding" {
+			t.Errorf("%s: Vary %q", tc.name, tc.res.Header.Get("Vary"))
+		}
+	}
+	finish("c", third)
+	finish("a", a)
+	if got := open("d").Header.Get("Content-Encoding"); got != "gzip" {
+		t.Errorf("after a coded response ended: Content-Encoding %q, want gzip", got)
+	}
+}
