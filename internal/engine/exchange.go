@@ -9,10 +9,10 @@ import (
 	"log/slog"
 	"net"
 	"os"
-	"strconv"
 	"syscall"
 	"time"
 
+	"github.com/gatehouse-proxy/gatehouse/internal/observe"
 	"github.com/gatehouse-proxy/gatehouse/internal/protocol"
 	"github.com/gatehouse-proxy/gatehouse/internal/upstream"
 )
@@ -173,7 +173,7 @@ func (h *ProxyHandler) ServeEngine(w *ResponseWriter, r *Request) {
 					h.conns.close(uc)
 					uc = nil
 				}
-				h.logRetry(r, info, err, status, next)
+				observe.LogRetry(h.log, context.Background(), info, r.Method, err, status, next.String())
 				t.Done()
 				if !h.preserveHost || r.Host == "" {
 					hb = replaceHost(hb, t.HostHeader(), next.HostHeader())
@@ -413,23 +413,6 @@ func replaceHost(hb []byte, old, new string) []byte {
 	nb = append(nb, new...)
 	nb = append(nb, "\r\n"...)
 	return append(nb, hb[i+len(field):]...)
-}
-
-// logRetry records one retry for operators.
-func (h *ProxyHandler) logRetry(r *Request, info *observeInfo, err error, status int, next *upstream.Target) {
-	reason := "status " + strconv.Itoa(status)
-	if err != nil {
-		reason = err.Error()
-	}
-	h.log.LogAttrs(context.Background(), slog.LevelInfo, "retrying upstream request",
-		slog.String("request_id", r.ID),
-		slog.String("route", info.Route),
-		slog.String("upstream", info.Upstream),
-		slog.String("method", r.Method),
-		slog.Int("try", info.Tries),
-		slog.String("reason", reason),
-		slog.String("next_target", next.String()),
-	)
 }
 
 // headerWait bounds one try's wait for the response head: the route's

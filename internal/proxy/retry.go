@@ -5,11 +5,10 @@ import (
 	"context"
 	"errors"
 	"io"
-	"log/slog"
 	"net/http"
-	"strconv"
 	"time"
 
+	"github.com/gatehouse-proxy/gatehouse/internal/observe"
 	"github.com/gatehouse-proxy/gatehouse/internal/protocol"
 	"github.com/gatehouse-proxy/gatehouse/internal/upstream"
 )
@@ -82,7 +81,7 @@ func (tt tryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 			// connection: the 5xx's body is not worth a read.
 			res.Body.Close()
 		}
-		h.logRetry(base, x, req.Method, err, status, next)
+		observe.LogRetry(h.log, base, x.info, req.Method, err, status, next.String())
 		req = tt.retarget(req, x, next)
 	}
 }
@@ -145,24 +144,6 @@ func (tt tryTransport) retarget(req *http.Request, x *exchange, next *upstream.T
 }
 
 func isConnect(err error) bool { return errors.Is(err, protocol.ErrUpstreamConnect) }
-
-// logRetry records one retry for operators (Info: retries are expected,
-// the budget and ejection keep them bounded).
-func (h *handler) logRetry(ctx context.Context, x *exchange, method string, err error, status int, next *upstream.Target) {
-	reason := "status " + strconv.Itoa(status)
-	if err != nil {
-		reason = err.Error()
-	}
-	h.log.LogAttrs(ctx, slog.LevelInfo, "retrying upstream request",
-		slog.String("request_id", x.info.ID),
-		slog.String("route", x.info.Route),
-		slog.String("upstream", x.info.Upstream),
-		slog.String("method", method),
-		slog.Int("try", x.info.Tries),
-		slog.String("reason", reason),
-		slog.String("next_target", next.String()),
-	)
-}
 
 // bufferBody reads a small request body into memory so the request can be
 // sent again (retries.max_buffered_body). Only bodies of known length up
