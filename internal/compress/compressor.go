@@ -149,12 +149,20 @@ func (c *Compressor) Handler(next http.Handler) http.Handler {
 		}
 		cw := c.writers.Get().(*responseWriter)
 		cw.init(c, w, r, enc)
+		ended := false
+		defer func() {
+			if !ended {
+				cw.abandon()
+			}
+		}()
 		next.ServeHTTP(cw, r)
 		// Not deferred: after a panic (http.ErrAbortHandler mid-stream)
 		// the stream must stay unfinished, so the client sees a cut-off
-		// response instead of a well-formed short one.
+		// response instead of a well-formed short one; abandon gives
+		// the coding slot back then.
 		_ = cw.finish() // a write error means the client left; nothing to tell it
 		cw.release()
+		ended = true
 		c.writers.Put(cw)
 	})
 }

@@ -82,3 +82,39 @@ func TestMaxStreams(t *testing.T) {
 		t.Errorf("after a coded response ended: Content-Encoding %q, want gzip", got)
 	}
 }
+
+// A response the handler aborts mid-stream (http.ErrAbortHandler, as the
+// proxy does when a copy fails) gives its coding slot back.
+func TestMaxStreamsAfterAbort(t *testing.T) {
+	c := newCompressor(t, func(o *Options) { o.Encodings = []Encoding{Gzip}; o.MaxStreams = 1 })
+	body := jsonBody(8 << 10)
+	srv := httptest.NewServer(c.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(body)
+		if r.URL.Path == "/abort" {
+			http.NewResponseController(w).Flush()
+			panic(http.ErrAbortHandler)
+		}
+	})))
+	t.Cleanup(srv.Close)
+	client := rawClient(t)
+	get := func(path string) (string, error) {
+		req, _ := http.NewRequest("GET", srv.URL+path, nil)
+		req.Header.Set("Accept-Encoding", "gzip")
+		res, err := client.Do(req)
+		if err != nil {
+			return "", err
+		}
+		defer res.Body.Close()
+		_, err = io.Copy(io.Discard, res.Body)
+		return res.Header.Get("Content-Encoding"), err
+	}
+	for range 3 {
+		if ce, err := get("/abort"); ce != "gzip" || err == nil {
+			t.Fatalf("aborted response: Content-Encoding %q, read error %v (want gzip, cut off)", ce, err)
+		}
+	}
+	if ce, err := get("/"); err != nil || ce != "gzip" {
+		t.Fatalf("after aborted responses: Content-Encoding %q, %v; want gzip (slots leaked)", ce, err)
+	}
+}

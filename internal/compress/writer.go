@@ -57,6 +57,17 @@ func (w *responseWriter) init(c *Compressor, rw http.ResponseWriter, r *http.Req
 	w.buf = w.buf[:0]
 }
 
+// abandon runs when the handler panicked (the proxy aborts a response
+// whose copy failed mid-body): the encoder is dropped unfinished and its
+// MaxStreams slot given back, so aborted responses cannot use up the
+// route's slots. The writer is not pooled again.
+func (w *responseWriter) abandon() {
+	if w.ew != nil {
+		w.ew = nil
+		w.c.unclaim()
+	}
+}
+
 // release drops references so a pooled writer keeps nothing alive.
 func (w *responseWriter) release() {
 	if w.ew != nil {
