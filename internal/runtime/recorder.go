@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"bufio"
+	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -126,6 +127,33 @@ func (t *tunnelConn) Write(p []byte) (int, error) {
 	t.out.Add(int64(n))
 	return n, err
 }
+
+// CloseWrite half-closes the client side when the backend finished its
+// direction, as the proxy does on the bare connection: the client may go
+// on sending (RFC 9110 §7.8 leaves the tunnel's protocol its own rules).
+// Without it the proxy would close both directions at once.
+func (t *tunnelConn) CloseWrite() error {
+	if cw, ok := t.Conn.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return errors.ErrUnsupported // the proxy then ends the tunnel, as before
+}
+
+// ReadFrom keeps the connection's own ReadFrom (splice where it has one).
+func (t *tunnelConn) ReadFrom(src io.Reader) (int64, error) {
+	var n int64
+	var err error
+	if rf, ok := t.Conn.(io.ReaderFrom); ok {
+		n, err = rf.ReadFrom(src)
+	} else {
+		n, err = io.Copy(writerOnly{t.Conn}, src)
+	}
+	t.out.Add(n)
+	return n, err
+}
+
+// writerOnly hides ReadFrom so io.Copy does not come back to it.
+type writerOnly struct{ io.Writer }
 
 func (r *recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
 

@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -204,5 +206,65 @@ upstreams:
 	in, out := e.num("bytes_in"), e.num("bytes_out")
 	if e.num("status") != 101 || in < float64(3*len("hello before reload")) || out < float64(3*len("echo: hello before reload")) {
 		t.Errorf("access log of the WebSocket: status %v bytes_in %v bytes_out %v", e.num("status"), in, out)
+	}
+}
+
+// An upgraded connection keeps TCP half-close: when the backend finishes
+// its direction, the client's side is half-closed and what the client
+// still sends reaches the backend (the tunnel is not torn down at once).
+func TestUpgradeHalfClose(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = ln.Close() })
+	late := make(chan string, 1)
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		br := bufio.NewReader(c)
+		if _, err := http.ReadRequest(br); err != nil {
+			late <- "bad request: " + err.Error()
+			return
+		}
+		_, _ = io.WriteString(c, "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\nhello")
+		_ = c.(*net.TCPConn).CloseWrite() // the backend is done sending
+		b, _ := io.ReadAll(br)
+		late <- string(b)
+	}()
+	inst := start(t, fmt.Sprintf(`
+listeners: [ { address: "127.0.0.1:0" } ]
+routes:
+  - upstream: be
+upstreams:
+  be: { targets: [ %q ] }
+`, ln.Addr().String()))
+	c, err := net.Dial("tcp", inst.Addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(clientTimeout))
+	_, _ = io.WriteString(c, "GET /up HTTP/1.1\r\nHost: h\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\n")
+	br := bufio.NewReader(c)
+	res, err := http.ReadResponse(br, nil)
+	if err != nil || res.StatusCode != 101 {
+		t.Fatalf("upgrade: %v %v", res, err)
+	}
+	if rest, err := io.ReadAll(br); err != nil || string(rest) != "hello" {
+		t.Fatalf("backend's bytes then EOF: %q, %v", rest, err)
+	}
+	_, _ = io.WriteString(c, "late data")
+	_ = c.(*net.TCPConn).CloseWrite()
+	select {
+	case got := <-late:
+		if got != "late data" {
+			t.Fatalf("backend received %q after its half-close, want %q", got, "late data")
+		}
+	case <-time.After(clientTimeout):
+		t.Fatal("the backend never saw the client's end")
 	}
 }
