@@ -171,7 +171,11 @@ func (b *bodyReader) drain() bool {
 // spliceTo moves the rest of a Content-Length body to dst with splice(2)
 // when that is possible and worth it (nothing buffered, at least
 // spliceMin left, plain TCP client). handled is false when it did nothing.
-func (b *bodyReader) spliceTo(dstIO *fdIO, dst *net.TCPConn) (n int64, handled bool, err error) {
+// armDst arms dst's write deadline before each MiB (a backend that stops
+// reading is cut; one that keeps reading never is). A failure on dst's
+// side is returned without marking the body broken (b.err): the client
+// did nothing wrong, and the backend may have answered early.
+func (b *bodyReader) spliceTo(dstIO *fdIO, dst *net.TCPConn, armDst func()) (n int64, handled bool, err error) {
 	c := b.c
 	remain, ok := c.s.sc.InBody()
 	if !ok || b.done || b.err != nil || c.r != c.w || remain < spliceMin || c.tcp == nil || b.req.chunked {
@@ -180,6 +184,7 @@ func (b *bodyReader) spliceTo(dstIO *fdIO, dst *net.TCPConn) (n int64, handled b
 	b.maybeContinue()
 	for remain > 0 {
 		c.setReadTimeout(c.srv.cfg.BodyTimeout)
+		armDst()
 		want := int64(min(remain, 1<<20))
 		m, err := int64(0), errNoPipe
 		if dstIO.rc != nil && c.io.rc != nil {
@@ -200,6 +205,9 @@ func (b *bodyReader) spliceTo(dstIO *fdIO, dst *net.TCPConn) (n int64, handled b
 		}
 		if err != nil {
 			c.setReadTimeout(0)
+			if errors.Is(err, errSpliceOut) {
+				return n, true, fmt.Errorf("sending request body: %w", err)
+			}
 			b.err = fmt.Errorf("reading request body: %w", err)
 			return n, true, b.err
 		}

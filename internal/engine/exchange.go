@@ -87,6 +87,7 @@ func (h *ProxyHandler) ServeEngine(w *ResponseWriter, r *Request) {
 		}
 		defer putBodyBuffer(bp)
 		hb, bodyInHead = b, true
+		x.clock = h.now() // the client's body may have taken long
 	} else if r.HasBody() && w.c.r < w.c.w && len(out)-len(hb) > minRespRoom {
 		p, err := s.body.raw(len(out) - len(hb) - minRespRoom)
 		if err != nil {
@@ -117,6 +118,10 @@ func (h *ProxyHandler) ServeEngine(w *ResponseWriter, r *Request) {
 		firstTry = false
 		if uc == nil {
 			uc, err = h.conns.dial(t, h.t.Connect)
+			// A connect (or a wait for a free connection slot) can take
+			// long: the try's deadlines start after it. tryStart stays
+			// before it, so the latency reported includes the connect.
+			x.clock = h.now()
 		}
 		if err == nil {
 			info.Tries++
@@ -325,8 +330,8 @@ func (h *ProxyHandler) readSmallRest(x *exchange, uc *upConn, rb []byte, n, hl i
 func (h *ProxyHandler) upload(w *ResponseWriter, r *Request, x *exchange, uc *upConn) error {
 	b := &w.c.s.body
 	if uc.tcp != nil {
-		h.armWrite(uc, x, h.now(), 0)
-		if _, handled, err := b.spliceTo(&uc.io, uc.tcp); handled {
+		arm := func() { h.armWrite(uc, x, h.now(), h.t.Idle) }
+		if _, handled, err := b.spliceTo(&uc.io, uc.tcp, arm); handled {
 			if err != nil && b.err != nil {
 				return fmt.Errorf("%w: %w", errClientBody, err)
 			}

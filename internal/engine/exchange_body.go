@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"time"
@@ -119,6 +120,10 @@ func (h *ProxyHandler) copyBody(w *ResponseWriter, x *exchange, uc *upConn, clos
 			}
 			if err == nil && m < want {
 				err = io.ErrUnexpectedEOF
+			}
+			if errors.Is(err, errSpliceOut) {
+				*reusable = false
+				return false, fmt.Errorf("writing to client: %w", err)
 			}
 			if err != nil {
 				return false, fmt.Errorf("%w: %w", errBrokenResponse, err)

@@ -25,6 +25,7 @@ type rigOptions struct {
 	timeouts     Timeouts
 	trusted      []string
 	idHeader     string
+	retries      config.Retries // the route's retry policy (zero: defaults)
 }
 
 // rig is an engine Server with the native proxy in front of one backend,
@@ -55,7 +56,8 @@ func newRig(t testing.TB, backend string, o rigOptions) *rig {
 		o.idHeader = "X-Request-Id"
 	}
 	ph, err := NewProxyHandler(ProxyOptions{Pool: pool, Conns: conns, PreserveHost: true,
-		Timeouts: o.timeouts, Trusted: trusted, RequestIDHeader: o.idHeader})
+		Timeouts: o.timeouts, Trusted: trusted, RequestIDHeader: o.idHeader,
+		Retries: upstream.NewRetryPolicy(o.retries)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -152,6 +152,10 @@ func (f *fdIO) push(fd uintptr, want int, name string, some func(*fdIO, uintptr)
 // limit, or not Linux); the caller copies through user space instead.
 var errNoPipe = errors.New("engine: no splice pipe")
 
+// errSpliceOut marks a spliceCopy error on the destination's side (the
+// peer that was written to), so callers blame the right peer.
+var errSpliceOut = errors.New("writing spliced bytes")
+
 func rawRead(fd uintptr, p []byte) (int, syscall.Errno) {
 	n, _, e := syscall.RawSyscall(syscall.SYS_READ, fd, uintptr(bufPtr(p)), uintptr(len(p)))
 	return int(n), e

@@ -6,6 +6,9 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/gatehouse-proxy/gatehouse/internal/config"
 )
 
 func TestHopByHopStrippedBothWays(t *testing.T) {
@@ -190,5 +193,36 @@ func TestStalePooledConnRetried(t *testing.T) {
 				waitFor(t, "pooled connection", func() bool { return r.conns.Idle(r.pool.Targets()[0]) == 1 })
 			}
 		})
+	}
+}
+
+// A slow client body is not the backend's time: with a small body buffered
+// for retries, the response-header wait starts once the request is sent,
+// not when the request arrived. (The exchange reuses one clock reading
+// where nothing can have blocked; the body read and a connect refresh it.)
+func TestSlowBodyKeepsHeaderWait(t *testing.T) {
+	be := backend(t, echo)
+	r := newRig(t, be, rigOptions{
+		timeouts: Timeouts{ResponseHeader: 300 * time.Millisecond},
+		retries:  config.Retries{MaxBufferedBody: 64 << 10},
+	})
+	c := dial(t, r.addr)
+	// A first request leaves a pooled connection, so the slow one is not
+	// helped by a connect (which reads the clock again).
+	c.send("GET /warm HTTP/1.1\r\nHost: h\r\n\r\n")
+	if res, _ := c.read("GET"); res.StatusCode != 200 {
+		t.Fatalf("warm-up: %d", res.StatusCode)
+	}
+	waitFor(t, "pooled connection", func() bool { return r.conns.Idle(r.pool.Targets()[0]) == 1 })
+	c.send("PUT /slow HTTP/1.1\r\nHost: h\r\nContent-Length: 10\r\n\r\n12345")
+	// The client pauses mid-body for longer than the header wait: this is
+	// the behaviour under test, not a synchronisation.
+	time.Sleep(500 * time.Millisecond)
+	c.send("67890")
+	if res, body := c.read("PUT"); res.StatusCode != 200 || body != "1234567890" {
+		t.Fatalf("slow upload: %d %q, want 200 and the body echoed", res.StatusCode, body)
+	}
+	if st := r.pool.States()[0]; st.Failures != 0 {
+		t.Errorf("the slow client was counted as a failure of the backend: %+v", st)
 	}
 }

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"fmt"
 	"io"
 	"os"
 	"runtime"
@@ -63,8 +64,9 @@ func getPipe() *pipe {
 // rounds of one splice in and one splice out (the second may take several
 // calls when dst's socket buffer fills). It returns the bytes delivered to
 // dst; err is io.ErrUnexpectedEOF when src ended early, errNoPipe before
-// anything moved when no pipe was available, or the failing side's error
-// (src's read errors come back as they do from src.read).
+// anything moved when no pipe was available, or the failing side's error:
+// src's read errors as they come from src.read, dst's wrapped in
+// errSpliceOut.
 func spliceCopy(dst, src *fdIO, n int64) (int64, error) {
 	p := getPipe()
 	if p == nil {
@@ -96,7 +98,7 @@ func spliceCopy(dst, src *fdIO, n int64) (int64, error) {
 		if err != nil {
 			// Bytes may be left in the pipe: not reusable.
 			closePipe(p)
-			return moved, err
+			return moved, fmt.Errorf("%w: %w", errSpliceOut, err)
 		}
 	}
 	pipePool.Put(p)

@@ -193,3 +193,40 @@ func openFDs(t *testing.T) int {
 	}
 	return len(ents)
 }
+
+// A backend that answers early (413) and does not read a large upload:
+// the failure is the backend's side, so the client gets the backend's
+// answer, not a 400 for its body. One that keeps the connection open
+// without reading is cut after the upstream idle timeout instead of
+// pinning the exchange forever.
+func TestSplicedUploadBackendStopsReading(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		linger bool // keep the connection open, reading nothing
+	}{
+		{"closes (reset)", false},
+		{"stays open", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			done := make(chan struct{})
+			addr := rawUpstream(t, func(c net.Conn) {
+				_, _ = io.WriteString(c, "HTTP/1.1 413 Payload Too Large\r\nContent-Length: 4\r\nConnection: close\r\n\r\nbig!")
+				if tc.linger {
+					<-done
+				}
+			})
+			t.Cleanup(func() { close(done) })
+			r := newRig(t, addr, rigOptions{timeouts: Timeouts{Idle: 300 * time.Millisecond}})
+			c := dial(t, r.addr)
+			const size = 32 << 20 // far more than the socket buffers hold
+			go func() {
+				_, _ = io.WriteString(c.c, "PUT /up HTTP/1.1\r\nHost: h\r\nContent-Length: "+strconv.Itoa(size)+"\r\n\r\n")
+				_, _ = c.c.Write(bytes.Repeat([]byte("u"), size)) // fails once the proxy closes
+			}()
+			res, body := c.read("PUT")
+			if res.StatusCode != 413 || body != "big!" {
+				t.Fatalf("got %d %q, want the backend's 413", res.StatusCode, body)
+			}
+		})
+	}
+}
