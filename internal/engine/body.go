@@ -190,17 +190,16 @@ func (b *bodyReader) spliceTo(dstIO *fdIO, dst *net.TCPConn, armDst func()) (n i
 		if dstIO.rc != nil && c.io.rc != nil {
 			m, err = spliceCopy(dstIO, &c.io, want)
 		}
-		lr := &c.s.lr
-		*lr = io.LimitedReader{R: c.tcp, N: want - m}
-		if err == errNoPipe {
-			m, err = dst.ReadFrom(lr)
+		if err == errNoPipe { // nothing moved: copy through the kernel's ReadFrom
+			c.s.lr = io.LimitedReader{R: c.tcp, N: want}
+			m, err = dst.ReadFrom(&c.s.lr)
 		}
 		n += m
 		remain -= uint64(m)
 		if v := c.s.sc.SkipBody(uint64(m)); v.Action == protocol.MessageEnd {
 			b.done = true
 		}
-		if err == nil && lr.N > 0 {
+		if err == nil && m < want {
 			err = io.ErrUnexpectedEOF
 		}
 		if err != nil {
