@@ -78,35 +78,56 @@ func Start(t testing.TB, opts Options) *Pebble {
 	if err := p.writeTLS(); err != nil {
 		t.Fatalf("pebble: generating its TLS certificate: %v", err)
 	}
-	ports, err := freePorts(2)
-	if err != nil {
-		t.Fatalf("pebble: finding free ports: %v", err)
-	}
-	p.listen = net.JoinHostPort("127.0.0.1", strconv.Itoa(ports[0]))
-	p.management = net.JoinHostPort("127.0.0.1", strconv.Itoa(ports[1]))
-	cfgFile, err := p.writeConfig(opts)
-	if err != nil {
-		t.Fatalf("pebble: writing its config: %v", err)
-	}
 	dns, err := startDNS()
 	if err != nil {
 		t.Fatalf("pebble: starting the DNS server: %v", err)
 	}
 	t.Cleanup(dns.close)
+	// The ports are free when chosen, but another test process can bind
+	// one before pebble does; pebble then exits at once, and a fresh
+	// pair is tried.
+	for attempt := 1; ; attempt++ {
+		err := p.launch(t, bin, opts, dns.addr())
+		if err == nil {
+			break
+		}
+		if attempt == startAttempts || !strings.Contains(p.Log(), "address already in use") {
+			t.Fatalf("pebble: %v\npebble log:\n%s", err, p.Log())
+		}
+		p.logs.reset()
+	}
+	return p
+}
 
-	cmd := exec.Command(bin, "-config", cfgFile, "-dnsserver", dns.addr())
+// startAttempts bounds the starts tried when a chosen port was taken.
+const startAttempts = 3
+
+// launch starts pebble on two free ports and waits until its directory
+// answers; on failure the process has been stopped.
+func (p *Pebble) launch(t testing.TB, bin string, opts Options, dnsAddr string) error {
+	ports, err := freePorts(2)
+	if err != nil {
+		return fmt.Errorf("finding free ports: %w", err)
+	}
+	p.listen = net.JoinHostPort("127.0.0.1", strconv.Itoa(ports[0]))
+	p.management = net.JoinHostPort("127.0.0.1", strconv.Itoa(ports[1]))
+	cfgFile, err := p.writeConfig(opts)
+	if err != nil {
+		return fmt.Errorf("writing its config: %w", err)
+	}
+	cmd := exec.Command(bin, "-config", cfgFile, "-dnsserver", dnsAddr)
 	cmd.Dir = p.dir
 	cmd.Env = append(os.Environ(), "PEBBLE_VA_NOSLEEP=1", "PEBBLE_WFE_NONCEREJECT=0", "PEBBLE_AUTHZREUSE=0")
 	cmd.Stdout, cmd.Stderr = p.logs, p.logs
 	if err := cmd.Start(); err != nil {
-		t.Fatalf("pebble: starting %s: %v", bin, err)
+		return fmt.Errorf("starting %s: %w", bin, err)
 	}
 	done := make(chan struct{})
 	go func() {
 		_ = cmd.Wait()
 		close(done)
 	}()
-	t.Cleanup(func() {
+	stop := func() {
 		_ = cmd.Process.Signal(syscall.SIGTERM)
 		select {
 		case <-done:
@@ -114,11 +135,13 @@ func Start(t testing.TB, opts Options) *Pebble {
 			_ = cmd.Process.Kill()
 			<-done
 		}
-	})
-	if err := p.waitReady(done); err != nil {
-		t.Fatalf("pebble: %v\npebble log:\n%s", err, p.Log())
 	}
-	return p
+	if err := p.waitReady(done); err != nil {
+		stop()
+		return err
+	}
+	t.Cleanup(stop)
+	return nil
 }
 
 // DirectoryURL is the ACME directory (RFC 8555 §7.1.1).
@@ -239,6 +262,12 @@ func (b *syncBuffer) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) reset() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.buf.Reset()
 }
 
 func (b *syncBuffer) String() string {
