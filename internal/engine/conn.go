@@ -10,8 +10,6 @@ import (
 	"syscall"
 	"time"
 	"unsafe"
-
-	"github.com/gatehouse-proxy/gatehouse/internal/protocol"
 )
 
 // Linger after an error response or an unread body, so the kernel does not
@@ -46,6 +44,25 @@ type conn struct {
 	// reqs counts the requests served, up to 2 (see idleGraceFirst).
 	reqs   uint8
 	readFn func(fd uintptr) bool
+	idleFn func(fd uintptr) bool // idleCB
+	// got: idleCB's last read brought bytes.
+	got bool
+	// grown: this goroutine has served a request, so its stack has grown
+	// and an idle wait is handed to a fresh goroutine (idleWait).
+	grown bool
+	// graced: the deadline of the current idle wait is the grace's
+	// (armGrace), not the idle timeout's.
+	graced bool
+
+	// fed counts the bytes of the head at s.in[r:] already fed to the
+	// scanner (a head that arrives in several reads).
+	fed int
+	// pend is what serving the request at s.in[r:] still takes, when
+	// idleCB routed it but left it to the loop (next); h and status are
+	// the routed handler and refusal status.
+	pend   action
+	h      Handler
+	status int
 
 	// rdl and wdl are the read and write deadlines armed on nc (see
 	// armedDeadline).
@@ -70,6 +87,7 @@ func newConn(s *Server, nc net.Conn) *conn {
 	}
 	if c.io.init(nc) {
 		c.readFn = c.rawFill
+		c.idleFn = c.idleCB
 	}
 	c.rw.c = c
 	return c
@@ -229,98 +247,6 @@ func (c *conn) setReadDeadline(t time.Time) {
 	_ = c.nc.SetReadDeadline(t)
 }
 
-// armIdleTimeout arms the wait for the next request, keeping the deadline
-// already armed when it is close enough (armedDeadline): every client read
-// arms its own deadline first, so a deadline left armed while a request
-// is served (the previous idle one) is harmless, and re-arming the same
-// timeout on every keep-alive request is pure timer work.
-func (c *conn) armIdleTimeout(d time.Duration) {
-	var t, now time.Time
-	if d > 0 {
-		now = c.srv.now()
-		t = now.Add(d)
-	}
-	if c.rdl.update(t, now) {
-		_ = c.nc.SetReadDeadline(t)
-	}
-}
-
-// idleGrace is how long a connection waits for its next request on the
-// goroutine that served the last one before it hands the wait to a fresh
-// goroutine (idleWait). Serving a request grows a goroutine's stack to
-// several KiB, and nothing shrinks it while the connection is idle (the
-// GC shrinks stacks, and an idle proxy does not allocate); a fresh
-// goroutine parks in the poller with the minimum stack, which is most of
-// an idle connection's memory. A busy keep-alive connection sends its
-// next request well within the grace and never switches goroutines; an
-// idle one pays one goroutine start.
-//
-// A connection that has served only one request gets idleGraceFirst
-// instead: most connections that are reused are reused at once, and the
-// shorter grace bounds how many grown stacks exist at a time when many
-// connections open together. That bound is what RSS sees: a freed stack
-// returns to the Go heap, not to the OS (the scavenger only runs from the
-// second GC on, and an idle proxy does not allocate), so the process
-// keeps its peak. Moving after the first request costs a reused
-// connection one goroutine start and one stack growth, once.
-const (
-	idleGrace      = 200 * time.Millisecond
-	idleGraceFirst = 20 * time.Millisecond
-)
-
-// The outcomes of idleWait.
-const (
-	idleData = iota // bytes arrived
-	idleMove        // the grace ran out: continue on a fresh goroutine
-	idleEnd         // the idle timeout, a close or an error: end
-)
-
-// idleWait waits for the next request on a connection that has served
-// one on this goroutine, for at most the grace (idleGrace, or
-// idleGraceFirst; the idle timeout if that is sooner). The deadline armed
-// for that is kept while it lies between a quarter of the grace and the
-// grace ahead, so a busy connection arms a timer about once per 150 ms,
-// not once per request.
-func (c *conn) idleWait() int {
-	now := c.srv.now()
-	c.idleAt = time.Time{}
-	if d := c.srv.cfg.IdleTimeout; d > 0 {
-		c.idleAt = now.Add(d)
-	}
-	grace := idleGrace
-	if c.reqs < 2 {
-		grace = idleGraceFirst
-	}
-	g := now.Add(grace)
-	if !c.idleAt.IsZero() && c.idleAt.Before(g) {
-		g = c.idleAt
-	}
-	if a := c.rdl.t; a.IsZero() || a.After(g) || a.Before(now.Add(grace/4)) {
-		c.setReadDeadline(g)
-	}
-	err := c.fill()
-	if err == nil {
-		return idleData
-	}
-	if !errors.Is(err, os.ErrDeadlineExceeded) || c.closing.Load() {
-		return idleEnd
-	}
-	if !c.idleAt.IsZero() && !c.srv.now().Before(c.idleAt) {
-		return idleEnd // the idle timeout itself
-	}
-	c.release() // the plain-Read path holds a session while it waits
-	// Arm the rest of the idle wait here: a timer update is deep enough
-	// in the runtime to grow the fresh goroutine's stack. Checked after
-	// arming: a Shutdown that ran before it set its flag first, one that
-	// runs after it overrides the deadline.
-	c.setReadDeadline(c.idleAt)
-	if c.closing.Load() {
-		return idleEnd
-	}
-	c.park = true
-	return idleMove
-}
-
 // serve runs the connection's request loop, from its first request.
 func (c *conn) serve() { c.loop(false) }
 
@@ -352,150 +278,34 @@ func (c *conn) loop(resumed bool) {
 		}
 		c.srv.track(c, false)
 	}()
-	if resumed && c.fill() != nil {
-		return
-	}
-	cfg := &c.srv.cfg
-	// served: this goroutine's stack has grown serving a request, so an
-	// idle wait is handed to a fresh goroutine (idleWait).
-	served := false
+	c.grown = false
 	for {
 		if c.closing.Load() {
 			return
 		}
-		if c.r == c.w {
+		if c.r == c.w && c.pend == actNone {
 			c.release()
-			if served {
-				switch c.idleWait() {
-				case idleData:
-				case idleMove:
-					moved = true
-					go c.resume()
-					return
-				default:
-					return
-				}
-			} else {
-				c.armIdleTimeout(cfg.IdleTimeout)
-				if err := c.fill(); err != nil {
-					return // idle timeout, client close: nothing to answer
-				}
+			switch c.idleWait(resumed) {
+			case idleData:
+			case idleMove:
+				moved = true
+				go c.resume()
+				return
+			default:
+				return
+			}
+			resumed = false
+			if c.r == c.w && c.pend == actNone {
+				continue // the wait served everything (idleCB) and stopped for a Shutdown
 			}
 		}
 		c.busy.Store(true)
-		if !c.serveOne() {
+		if !c.next() {
 			return
 		}
 		c.busy.Store(false)
-		served = true
-		if c.reqs < 2 {
-			c.reqs++
-		}
+		c.served()
 	}
-}
-
-// serveOne reads one request head and serves it; false ends the
-// connection (closed, refused or handed off).
-func (c *conn) serveOne() bool {
-	start, fed := c.r, 0
-	var hl int
-	headTimer := false
-	for {
-		var hv headVerdict
-		var v protocol.Verdict
-		fed, hl, hv, v = scanHead(&c.s.sc, c.s.in[start:c.w], fed)
-		switch hv {
-		case headReject:
-			c.srv.log.Info("refused request", "remote", c.peer.String(), "status", v.Status, "reason", v.Reason)
-			c.refuse(v.Status)
-			return false
-		case headH2Preface:
-			c.r = start
-			return c.handoff()
-		case headDone:
-		default:
-			// The head is not complete: bound the rest by HeaderTimeout
-			// from now (a head that arrives in one read, the usual case,
-			// needs no timer of its own).
-			if !headTimer {
-				headTimer = true
-				c.setReadTimeout(c.srv.cfg.HeaderTimeout)
-			}
-			// fill may compact the buffer, moving the message (and c.r,
-			// which is still its start) to the front.
-			if err := c.fill(); err != nil {
-				// A timeout or close mid-head: net/http answers a
-				// header timeout with nothing useful either.
-				return false
-			}
-			start = c.r
-			continue
-		}
-		break
-	}
-	req := &c.s.req
-	req.reset()
-	status := parseHead(c.s.in[start:start+hl], req)
-	req.finishHead()
-	req.Peer, req.Scheme = c.peer, c.srv.scheme
-	if status != 0 {
-		c.srv.log.Info("refused request", "remote", c.peer.String(), "status", status, "reason", "invalid head")
-		c.refuse(status)
-		return false
-	}
-	// Forms the native path does not serve go to net/http, untouched.
-	if req.form != formOrigin || req.upgrade || req.Method == "CONNECT" {
-		c.r = start
-		return c.handoff()
-	}
-	h, ok := c.srv.cfg.Dispatch(req)
-	if !ok {
-		c.r = start
-		return c.handoff()
-	}
-	c.r = start + hl
-	if req.badExpect && req.ProtoMinor >= 1 {
-		// RFC 9110 §10.1.1: a server MAY answer an unknown expectation
-		// with 417; net/http does.
-		c.rw.begin(req)
-		_ = c.rw.WriteResponse(417, "text/plain; charset=utf-8", []byte("417 Expectation Failed\n"))
-		c.closeLingering()
-		return false
-	}
-	c.s.body.begin(c, req)
-	c.rw.begin(req)
-	// No deadline is cleared here: every read of the client (body,
-	// drain, the next idle wait) arms its own first.
-	h.ServeEngine(&c.rw, req)
-	return c.finish(req)
-}
-
-// finish decides whether the connection carries another request.
-func (c *conn) finish(req *Request) bool {
-	if !c.rw.wrote {
-		// The handler wrote nothing: a bug; answer so the client is
-		// not left waiting.
-		c.rw.closeAfter = true
-		_ = c.rw.WriteResponse(500, "text/plain; charset=utf-8", []byte("500 Internal Server Error\n"))
-	}
-	if c.rw.closeAfter || req.WantsClose() || c.closing.Load() {
-		if !c.s.body.done || c.r < c.w {
-			c.closeLingering()
-		}
-		return false
-	}
-	if !c.s.body.done && !c.s.body.drain() {
-		c.closeLingering()
-		return false
-	}
-	return true
-}
-
-// refuse answers a refused request like the guard does and closes.
-func (c *conn) refuse(status int) {
-	c.armWrite()
-	_, _ = c.write([]byte(protocol.RefusalResponse(status)))
-	c.closeLingering()
 }
 
 // closeLingering half-closes and drains briefly before the deferred close,
@@ -542,6 +352,20 @@ func (c *conn) shutdown() {
 	if !c.busy.Load() {
 		_ = c.nc.SetReadDeadline(time.Unix(1, 0))
 	}
+}
+
+// abort ends the connection from another goroutine (Server.Close) without
+// waiting for it: both directions are shut at once (a wait wakes, a write
+// fails), and the descriptor is closed in a goroutine of its own, because
+// closing one waits until no call holds it, and a connection serving
+// requests inside its read callback (idleCB) holds it until the exchange
+// ends.
+func (c *conn) abort() {
+	if c.tcp != nil {
+		_ = c.tcp.CloseRead()
+		_ = c.tcp.CloseWrite()
+	}
+	go c.nc.Close()
 }
 
 // armWrite bounds the next write to the client by the server's

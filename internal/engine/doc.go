@@ -16,6 +16,17 @@
 //     the request scanner) only to try a read, and returns it when the
 //     socket has nothing (EAGAIN). That is the same syscalls as
 //     net.Conn.Read.
+//   - Bodyless requests are served inside that read callback (idle.go,
+//     idleCB), which then returns "not ready" instead of trying another
+//     read: RawConn.Read clears the poller's readiness mark only when it
+//     starts, so a request that arrives while one is served still wakes
+//     the wait, and the read that would fail with EAGAIN after every
+//     response is skipped (nginx skips it too). Uploads, incomplete
+//     heads, refusals, hand-offs and closing finishes read the client
+//     themselves, so they leave the callback and run in the loop
+//     (serve.go: route decides, do carries out). Server.Close shuts such
+//     a connection down at once and frees its descriptor once the
+//     exchange in the callback ends (closing waits for it).
 //   - Hot-path I/O is raw (rawio.go, splice.go): reads, writes and splices
 //     of both sockets are raw system calls made inside syscall.RawConn's
 //     callbacks, so the poller still waits (with the deadlines) on EAGAIN,
@@ -31,7 +42,7 @@
 //     next one only for a grace period (200 ms; 20 ms after a
 //     connection's first request), then arms the rest of the idle timeout
 //     and hands the wait to a fresh goroutine (2 KiB stack), which peeks
-//     one byte (MSG_PEEK) before borrowing anything (conn.go, idleWait):
+//     one byte (MSG_PEEK) before borrowing anything (idle.go, idleWait):
 //     its read starts by clearing the poller's readiness mark, so parking
 //     without looking would miss bytes sent during the hand-over. A busy
 //     keep-alive connection never switches goroutines, and its grace

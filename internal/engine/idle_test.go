@@ -37,14 +37,30 @@ func okServer(t *testing.T, idle time.Duration) (*Server, string) {
 	return srv, ln.Addr().String()
 }
 
-// idleWaitMoved reports whether the server's connection goroutine has
-// handed its idle wait to a fresh goroutine (idleWait): one waits in
-// (*conn).resume and none in (*conn).idleWait. The tests using it are not
-// parallel, so the only engine connections are their own.
-func idleWaitMoved() bool {
-	buf := make([]byte, 1<<20)
-	s := string(buf[:runtime.Stack(buf, true)])
-	return strings.Contains(s, "(*conn).resume") && !strings.Contains(s, "(*conn).idleWait")
+// resumes counts fresh goroutines taking over an idle wait, while
+// countResumes is installed.
+var resumes atomic.Int32
+
+// countResumes makes resumes count the moves of idle waits.
+func countResumes(t *testing.T) {
+	resumes.Store(0)
+	hook := func(*conn) { resumes.Add(1) }
+	testBeforeResume.Store(&hook)
+	t.Cleanup(func() { testBeforeResume.Store(nil) })
+}
+
+// idleWaitMoved returns a condition: the idle wait has moved to a fresh
+// goroutine n times (countResumes) and the goroutine it moved from has
+// ended, so exactly one runs the connection's loop. The tests using it
+// are not parallel, so the only engine connections are their own.
+func idleWaitMoved(n int32) func() bool {
+	return func() bool {
+		if resumes.Load() < n {
+			return false
+		}
+		buf := make([]byte, 1<<20)
+		return strings.Count(string(buf[:runtime.Stack(buf, true)]), "(*conn).loop(") == 1
+	}
 }
 
 // TestIdleWaitMoves checks that a connection whose idle wait moved to a
@@ -62,7 +78,7 @@ func TestIdleWaitMoves(t *testing.T) {
 			idle: testDeadline,
 			run: func(t *testing.T, _ *Server, c *client) {
 				for i := range 3 {
-					waitFor(t, "the idle wait to move", idleWaitMoved)
+					waitFor(t, "the idle wait to move", idleWaitMoved(int32(i+1)))
 					c.send("GET / HTTP/1.1\r\nHost: h\r\n\r\n")
 					if res, body := c.read("GET"); res.StatusCode != 200 || body != "ok" {
 						t.Fatalf("request %d after the move: %d %q", i+2, res.StatusCode, body)
@@ -74,7 +90,7 @@ func TestIdleWaitMoves(t *testing.T) {
 			name: "pipelined requests after the move",
 			idle: testDeadline,
 			run: func(t *testing.T, _ *Server, c *client) {
-				waitFor(t, "the idle wait to move", idleWaitMoved)
+				waitFor(t, "the idle wait to move", idleWaitMoved(1))
 				c.send("GET / HTTP/1.1\r\nHost: h\r\n\r\nGET / HTTP/1.1\r\nHost: h\r\n\r\n")
 				for range 2 {
 					if res, _ := c.read("GET"); res.StatusCode != 200 {
@@ -102,7 +118,7 @@ func TestIdleWaitMoves(t *testing.T) {
 			name: "shutdown closes a moved idle connection",
 			idle: testDeadline,
 			run: func(t *testing.T, srv *Server, c *client) {
-				waitFor(t, "the idle wait to move", idleWaitMoved)
+				waitFor(t, "the idle wait to move", idleWaitMoved(1))
 				ctx, cancel := context.WithTimeout(context.Background(), testDeadline)
 				defer cancel()
 				if err := srv.Shutdown(ctx); err != nil {
@@ -116,6 +132,7 @@ func TestIdleWaitMoves(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			countResumes(t)
 			srv, addr := okServer(t, tt.idle)
 			c := dial(t, addr)
 			c.send("GET / HTTP/1.1\r\nHost: h\r\n\r\n")

@@ -196,7 +196,7 @@ func (s *Server) Close() error {
 		_ = l.Close()
 	}
 	for c := range s.conns {
-		_ = c.nc.Close()
+		c.abort()
 	}
 	s.mu.Unlock()
 	return nil

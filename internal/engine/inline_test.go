@@ -1,0 +1,178 @@
+package engine
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestInlineServingMixes sends, pipelined on one connection, requests
+// that the wait between requests serves inside its read callback
+// (bodyless GETs) mixed with ones it must leave to the loop (a body, a
+// head cut between writes, Connection: close): every answer arrives, in
+// order, and the connection ends where it should.
+func TestInlineServingMixes(t *testing.T) {
+	r := newRig(t, backend(t, echo), rigOptions{})
+	get := func(p string) string { return "GET " + p + " HTTP/1.1\r\nHost: h\r\n\r\n" }
+	post := func(p, body string) string {
+		return "POST " + p + " HTTP/1.1\r\nHost: h\r\nContent-Length: " + strconv.Itoa(len(body)) + "\r\n\r\n" + body
+	}
+	type want struct{ method, uri, body string }
+	tests := []struct {
+		name   string
+		writes []string
+		want   []want
+		closed bool
+	}{
+		{
+			name:   "body between bodyless",
+			writes: []string{get("/a") + post("/b", "hello") + get("/c")},
+			want:   []want{{"GET", "/a", ""}, {"POST", "/b", "hello"}, {"GET", "/c", ""}},
+		},
+		{
+			name:   "chunked body after bodyless",
+			writes: []string{get("/a") + "POST /b HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nxyz\r\n0\r\n\r\n" + get("/c")},
+			want:   []want{{"GET", "/a", ""}, {"POST", "/b", "xyz"}, {"GET", "/c", ""}},
+		},
+		{
+			name:   "head cut after a served request",
+			writes: []string{get("/a") + "GET /b HT", "TP/1.1\r\nHost: h\r\n\r\n" + get("/c")},
+			want:   []want{{"GET", "/a", ""}, {"GET", "/b", ""}, {"GET", "/c", ""}},
+		},
+		{
+			name:   "close after bodyless",
+			writes: []string{get("/a") + "GET /b HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n"},
+			want:   []want{{"GET", "/a", ""}, {"GET", "/b", ""}},
+			closed: true,
+		},
+		{
+			name:   "http/1.0 ends the connection",
+			writes: []string{"GET /a HTTP/1.0\r\n\r\n"},
+			want:   []want{{"GET", "/a", ""}},
+			closed: true,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := dial(t, r.addr)
+			for i, w := range tt.writes {
+				c.send(w)
+				if i == 0 && len(tt.writes) > 1 {
+					// The first answer proves the first write was served
+					// before the rest of the cut head is sent.
+					res, _ := c.read(tt.want[0].method)
+					if got := res.Header.Get("X-Uri"); got != tt.want[0].uri {
+						t.Fatalf("response 0 answers %q, want %q", got, tt.want[0].uri)
+					}
+				}
+			}
+			from := 0
+			if len(tt.writes) > 1 {
+				from = 1
+			}
+			for i, w := range tt.want[from:] {
+				res, body := c.read(w.method)
+				if res.StatusCode != 200 || res.Header.Get("X-Method") != w.method ||
+					res.Header.Get("X-Uri") != w.uri || body != w.body {
+					t.Fatalf("response %d: %d %s %s %q, want %s %s %q", from+i, res.StatusCode,
+						res.Header.Get("X-Method"), res.Header.Get("X-Uri"), body, w.method, w.uri, w.body)
+				}
+			}
+			if tt.closed && !c.closed() {
+				t.Fatal("connection still open")
+			}
+		})
+	}
+}
+
+// TestCloseDuringInlineExchange: Close must return at once while a
+// request is being served inside the connection's read callback, where
+// the descriptor is held until the handler returns (closing it from
+// Close directly would wait for the handler). The connection is closed
+// once the handler is done.
+func TestCloseDuringInlineExchange(t *testing.T) {
+	entered, release := make(chan struct{}), make(chan struct{})
+	h := HandlerFunc(func(w *ResponseWriter, r *Request) {
+		close(entered)
+		<-release
+		_ = w.WriteResponse(200, "text/plain", []byte("late"))
+	})
+	srv, err := NewServer(Config{
+		Dispatch:      func(*Request) (Handler, bool) { return h, true },
+		HeaderTimeout: testDeadline,
+		IdleTimeout:   testDeadline,
+		BodyTimeout:   testDeadline,
+		Logger:        slog.New(slog.DiscardHandler),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = srv.Serve(ln) }()
+	c := dial(t, ln.Addr().String())
+	c.send("GET / HTTP/1.1\r\nHost: h\r\n\r\n")
+	select {
+	case <-entered:
+	case <-time.After(testDeadline):
+		t.Fatal("handler not reached")
+	}
+	closed := make(chan struct{})
+	go func() { _ = srv.Close(); close(closed) }()
+	select {
+	case <-closed:
+	case <-time.After(testDeadline):
+		close(release)
+		t.Fatal("Close waited for the handler")
+	}
+	close(release)
+	// The late answer cannot be written to a closed connection.
+	b, err := io.ReadAll(c.c)
+	if err != nil && !strings.Contains(err.Error(), "reset") {
+		t.Fatalf("reading after Close: %v", err)
+	}
+	if strings.Contains(string(b), "late") {
+		t.Fatalf("answer written after Close: %q", b)
+	}
+}
+
+// TestInlineShutdownAfterServing: a Shutdown while a connection waits
+// inside its read callback after serving (it never left the callback)
+// still wakes and closes it, and one arriving mid-exchange ends the
+// connection after the answer.
+func TestInlineShutdownAfterServing(t *testing.T) {
+	srv, addr := okServer(t, testDeadline)
+	conns := make([]*client, 3)
+	for i := range conns {
+		conns[i] = dial(t, addr)
+		// Two requests in a row: the second is served by the callback
+		// that read the first one's successor without leaving.
+		for j := range 2 {
+			conns[i].send("GET / HTTP/1.1\r\nHost: h\r\n\r\n")
+			if res, body := conns[i].read("GET"); res.StatusCode != 200 || body != "ok" {
+				t.Fatalf("conn %d request %d: %d %q", i, j, res.StatusCode, body)
+			}
+		}
+	}
+	done := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), testDeadline)
+		defer cancel()
+		done <- srv.Shutdown(ctx)
+	}()
+	for i, c := range conns {
+		if !c.closed() {
+			t.Fatalf("conn %d still open after Shutdown", i)
+		}
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("Shutdown: %v", err)
+	}
+}
