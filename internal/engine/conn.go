@@ -361,6 +361,9 @@ func (c *conn) shutdown() {
 // requests inside its read callback (idleCB) holds it until the exchange
 // ends.
 func (c *conn) abort() {
+	// Set first: a request read from what the client had already sent
+	// (shutting the read side discards nothing) is not served.
+	c.closing.Store(true)
 	if c.tcp != nil {
 		_ = c.tcp.CloseRead()
 		_ = c.tcp.CloseWrite()

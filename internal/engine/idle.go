@@ -170,6 +170,9 @@ func (c *conn) idleCB(fd uintptr) bool {
 		full := c.w+c.n == len(c.s.in)
 		c.w += c.n
 		c.n, c.got = 0, true
+		if c.closing.Load() {
+			return true // Close or Shutdown: nothing more is served
+		}
 		for c.r < c.w {
 			act := c.route()
 			if act != actServe || c.s.req.HasBody() {
@@ -185,13 +188,20 @@ func (c *conn) idleCB(fd uintptr) bool {
 			}
 			c.busy.Store(false)
 		}
-		// Checked after busy is cleared (Shutdown sets closing first,
-		// then looks at busy): a Shutdown is seen here or wakes the wait.
+		c.release()
+		c.armGrace()
+		// Checked after busy is cleared and the grace armed (Shutdown
+		// sets closing, then looks at busy and arms a past deadline): a
+		// Shutdown is seen here, or its deadline, armed after ours, wakes
+		// the wait.
 		if c.closing.Load() {
 			return true
 		}
-		c.release()
-		c.armGrace()
+		// A short read drained the socket: the next bytes bring an edge.
+		// (A FIN that came with the request's bytes brought its edge
+		// before this read, so a client gone after its request is seen
+		// when the grace ends: the connection lingers that long, 20 or
+		// 200 ms, nothing more.)
 		if !full {
 			return false
 		}

@@ -5,8 +5,10 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"runtime"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -174,5 +176,66 @@ func TestInlineShutdownAfterServing(t *testing.T) {
 	}
 	if err := <-done; err != nil {
 		t.Fatalf("Shutdown: %v", err)
+	}
+}
+
+// TestCloseServesNothingMore: bytes the client sent before Close are not
+// served after it (shutting the read side keeps them readable). The
+// request is sent, and Close called, while the idle wait moves to a
+// fresh goroutine (testBeforeResume), so it is read after Close; whether
+// the descriptor is already closed then is up to the scheduler, so the
+// scenario runs several times.
+func TestCloseServesNothingMore(t *testing.T) {
+	for i := range 10 {
+		closeDuringMove(t, i)
+	}
+}
+
+func closeDuringMove(t *testing.T, i int) {
+	var served atomic.Int32
+	h := HandlerFunc(func(w *ResponseWriter, r *Request) {
+		served.Add(1)
+		_ = w.WriteResponse(200, "text/plain", []byte("ok"))
+	})
+	srv, err := NewServer(Config{
+		Dispatch:      func(*Request) (Handler, bool) { return h, true },
+		HeaderTimeout: testDeadline,
+		IdleTimeout:   time.Minute,
+		BodyTimeout:   testDeadline,
+		Logger:        slog.New(slog.DiscardHandler),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = srv.Serve(ln) }()
+	c := dial(t, ln.Addr().String())
+	hook := func(sc *conn) {
+		_, _ = io.WriteString(c.c, "GET /2 HTTP/1.1\r\nHost: h\r\n\r\n")
+		deadline := time.Now().Add(testDeadline)
+		for {
+			var ready bool
+			_ = sc.io.rc.Control(func(fd uintptr) { ready = peekReady(fd, &sc.peekb) })
+			if ready || time.Now().After(deadline) {
+				break
+			}
+			runtime.Gosched()
+		}
+		_ = srv.Close()
+	}
+	testBeforeResume.Store(&hook)
+	defer testBeforeResume.Store(nil)
+	c.send("GET /1 HTTP/1.1\r\nHost: h\r\n\r\n")
+	if res, _ := c.read("GET"); res.StatusCode != 200 {
+		t.Fatalf("run %d: first request: %d", i, res.StatusCode)
+	}
+	if !c.closed() {
+		t.Fatalf("run %d: connection still open after Close", i)
+	}
+	if n := served.Load(); n != 1 {
+		t.Fatalf("run %d: %d requests served, want 1 (the one read after Close was served)", i, n)
 	}
 }

@@ -61,6 +61,7 @@ func (c *conn) serveOne() bool {
 // it is complete, parses and dispatches it. It never reads from the
 // client, so idleCB can call it inside the read callback. For actServe
 // and act417 it consumes the head (c.r moves past it); a handoff keeps it.
+// A handler Dispatch returns is always run (actServe).
 func (c *conn) route() action {
 	fed, hl, hv, v := scanHead(&c.s.sc, c.s.in[c.r:c.w], c.fed)
 	c.fed = fed
@@ -89,16 +90,19 @@ func (c *conn) route() action {
 	if req.form != formOrigin || req.upgrade || req.Method == "CONNECT" {
 		return actHandoff
 	}
+	if req.badExpect && req.ProtoMinor >= 1 {
+		// RFC 9110 §10.1.1: a server MAY answer an unknown expectation
+		// with 417; net/http does. Before Dispatch: the handler it
+		// returns must run (it may hold resources until it does, such
+		// as the runtime it was dispatched on).
+		c.r += hl
+		return act417
+	}
 	h, ok := c.srv.cfg.Dispatch(req)
 	if !ok {
 		return actHandoff
 	}
 	c.r += hl
-	if req.badExpect && req.ProtoMinor >= 1 {
-		// RFC 9110 §10.1.1: a server MAY answer an unknown expectation
-		// with 417; net/http does.
-		return act417
-	}
 	c.h = h
 	return actServe
 }

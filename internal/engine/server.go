@@ -38,7 +38,8 @@ type Config struct {
 	// ok=false to hand the connection (this request and everything after
 	// it) to Handoff. It runs on the connection's goroutine, may change
 	// r.Path, r.ID and r.Info, and must not allocate on the fast path.
-	// Required.
+	// A handler it returns is always run, so it may hold resources until
+	// then. Required.
 	Dispatch func(r *Request) (h Handler, ok bool)
 	// Handoff receives connections the engine does not serve: Dispatch
 	// said !ok, an Upgrade or CONNECT request, a non-origin-form target,
