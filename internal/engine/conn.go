@@ -280,7 +280,9 @@ func (c *conn) loop(resumed bool) {
 	}()
 	c.grown = false
 	for {
-		if c.closing.Load() {
+		// A request idleCB routed is carried out even so: its handler
+		// must run (Config.Dispatch).
+		if c.closing.Load() && c.pend == actNone {
 			return
 		}
 		if c.r == c.w && c.pend == actNone {

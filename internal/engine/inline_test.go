@@ -239,3 +239,54 @@ func closeDuringMove(t *testing.T, i int) {
 		t.Fatalf("run %d: %d requests served, want 1 (the one read after Close was served)", i, n)
 	}
 }
+
+// TestShutdownRunsARoutedHandler: a request the read callback routed but
+// left to the loop (it has a body) is served even when a Shutdown lands
+// in between: Dispatch's handler must run (it holds the runtime until it
+// does), and the request was read before the Shutdown.
+func TestShutdownRunsARoutedHandler(t *testing.T) {
+	var srv *Server
+	h := HandlerFunc(func(w *ResponseWriter, r *Request) {
+		b, _ := io.ReadAll(r.Body())
+		_ = w.WriteResponse(200, "text/plain", b)
+	})
+	dispatch := func(r *Request) (Handler, bool) {
+		if r.Method == "POST" {
+			go func() {
+				ctx, cancel := context.WithTimeout(context.Background(), testDeadline)
+				defer cancel()
+				_ = srv.Shutdown(ctx)
+			}()
+			deadline := time.Now().Add(testDeadline)
+			for !r.c.closing.Load() && time.Now().Before(deadline) {
+				runtime.Gosched()
+			}
+		}
+		return h, true
+	}
+	var err error
+	srv, err = NewServer(Config{
+		Dispatch:      dispatch,
+		HeaderTimeout: testDeadline,
+		IdleTimeout:   testDeadline,
+		BodyTimeout:   testDeadline,
+		Logger:        slog.New(slog.DiscardHandler),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(func() { _ = srv.Close() })
+	c := dial(t, ln.Addr().String())
+	c.send("POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 4\r\n\r\nbody")
+	if res, body := c.read("POST"); res.StatusCode != 200 || body != "body" {
+		t.Fatalf("got %d %q", res.StatusCode, body)
+	}
+	if !c.closed() {
+		t.Fatal("connection open after Shutdown")
+	}
+}
