@@ -297,8 +297,10 @@ func (c *conn) loop(resumed bool) {
 				return
 			}
 			resumed = false
-			if c.r == c.w && c.pend == actNone {
-				continue // the wait served everything (idleCB) and stopped for a Shutdown
+			if c.pend == actNone && (c.r == c.w || c.closing.Load()) {
+				// The wait served everything and stopped for a Shutdown,
+				// or bytes came after a Close or Shutdown: not served.
+				continue
 			}
 		}
 		c.busy.Store(true)

@@ -191,8 +191,9 @@ func TestCloseServesNothingMore(t *testing.T) {
 	}
 }
 
-func closeDuringMove(t *testing.T, i int) {
-	var served atomic.Int32
+// countingServer serves "ok" and counts the requests it served.
+func countingServer(t *testing.T, served *atomic.Int32) (*Server, string) {
+	t.Helper()
 	h := HandlerFunc(func(w *ResponseWriter, r *Request) {
 		served.Add(1)
 		_ = w.WriteResponse(200, "text/plain", []byte("ok"))
@@ -212,7 +213,14 @@ func closeDuringMove(t *testing.T, i int) {
 		t.Fatal(err)
 	}
 	go func() { _ = srv.Serve(ln) }()
-	c := dial(t, ln.Addr().String())
+	t.Cleanup(func() { _ = srv.Close() })
+	return srv, ln.Addr().String()
+}
+
+func closeDuringMove(t *testing.T, i int) {
+	var served atomic.Int32
+	srv, addr := countingServer(t, &served)
+	c := dial(t, addr)
 	hook := func(sc *conn) {
 		_, _ = io.WriteString(c.c, "GET /2 HTTP/1.1\r\nHost: h\r\n\r\n")
 		deadline := time.Now().Add(testDeadline)
