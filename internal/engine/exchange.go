@@ -171,7 +171,7 @@ func (h *ProxyHandler) ServeEngine(w *ResponseWriter, r *Request) {
 			retry = mayRepeat && h.retries.RetryStatus(status, r.Method)
 		}
 		if retry && h.pool.AllowRetry() {
-			x.pick.Tried |= t.TriedBit()
+			x.pick.Tried.Add(t)
 			x.pick.Now = x.clock.UnixNano()
 			if next, perr := h.pool.PickClaim(&x.pick); perr == nil {
 				if uc != nil { // a 5xx answer: drop its connection

@@ -115,7 +115,7 @@ func (tt tryTransport) shouldRetry(x *exchange, req *http.Request, res *http.Res
 
 // repick chooses the next target, avoiding those already tried.
 func (tt tryTransport) repick(x *exchange) (*upstream.Target, error) {
-	x.pick.Tried |= x.target.TriedBit()
+	x.pick.Tried.Add(x.target)
 	next, err := tt.h.pool.PickClaim(&x.pick)
 	if err != nil {
 		return nil, err

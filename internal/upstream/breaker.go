@@ -78,8 +78,10 @@ const claimTries = 4
 // with Target.Done. Errors are Pick's, or ErrOverloaded when every pick
 // lost its race.
 func (p *Pool) PickClaim(pc *PickContext) (*Target, error) {
-	tried := pc.Tried
-	defer func() { pc.Tried = tried }()
+	// The targets passed over here are excluded only while this call
+	// picks: the caller's set is what it was on return.
+	tried := pc.Tried.n
+	defer func() { pc.Tried.n = tried }()
 	for range claimTries {
 		t, err := p.Pick(pc)
 		if err != nil {
@@ -88,7 +90,7 @@ func (p *Pool) PickClaim(pc *PickContext) (*Target, error) {
 		if p.health.claim(t) {
 			return t, nil
 		}
-		pc.Tried |= t.TriedBit()
+		pc.Tried.Add(t)
 	}
 	return nil, p.health.errSaturated
 }

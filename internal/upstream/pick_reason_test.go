@@ -18,18 +18,22 @@ func TestPickReason(t *testing.T) {
 		t.Fatalf("healthy pick: reason %q, err %v", pc.Reason, err)
 	}
 	a := p.Targets()[0]
-	pc = PickContext{Tried: 1 << uint(a.Index())}
+	pc = PickContext{}
+	pc.Tried.Add(a)
 	if got, _ := p.Pick(&pc); got == a || pc.Reason != "round_robin, unavailable or tried targets skipped" {
 		t.Fatalf("retry pick: got %s, reason %q", got, pc.Reason)
 	}
-	pc = PickContext{Tried: 3}
+	pc = PickContext{}
+	pc.Tried.Add(p.Targets()[0])
+	pc.Tried.Add(p.Targets()[1])
 	if _, _ = p.Pick(&pc); pc.Reason != "round_robin, all tried: trying again" {
 		t.Fatalf("all tried: reason %q", pc.Reason)
 	}
 	for range config.DefaultConsecutiveFailures {
 		p.Report(a, Outcome{Failed: true})
 	}
-	pc = PickContext{Tried: 1 << uint(p.Targets()[1].Index())}
+	pc = PickContext{}
+	pc.Tried.Add(p.Targets()[1])
 	if got, _ := p.Pick(&pc); got != a || pc.Reason != "round_robin, none available: tried anyway" {
 		t.Fatalf("ejected + tried: got %s, reason %q", got, pc.Reason)
 	}

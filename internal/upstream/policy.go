@@ -32,11 +32,10 @@ type PickContext struct {
 	// Pool.NativeOK). Placeholder hash keys read it.
 	Request *http.Request
 
-	// Tried has bit i set when the target with Index i was already tried
-	// for this request: a retry prefers the others (targets with Index ≥
-	// 64 are never excluded). The proxy sets it; policies ignore it (the
+	// Tried holds the targets already tried for this request: a retry
+	// prefers the others. The proxy adds to it; policies ignore it (the
 	// pool filters).
-	Tried uint64
+	Tried Tried
 
 	// Now, when not zero, is the caller's recent reading of the pool's
 	// clock (PoolOptions.Now, in Unix nanoseconds), used instead of

@@ -25,10 +25,10 @@ const (
 // free list.
 func (p *Pool) pick(list []*Target, pc *PickContext) (*Target, error) {
 	h := p.health
-	var tried uint64
+	var tried *Tried
 	var at int64
 	if pc != nil {
-		tried, at = pc.Tried, pc.Now
+		tried, at = &pc.Tried, pc.Now
 	}
 	now := h.nowOr(at)
 	full := h.pendingFull(list)
@@ -109,7 +109,7 @@ func (p *Pool) choose(cands []*Target, pc *PickContext, now int64) *Target {
 }
 
 // classify returns t's candidate class for one pick.
-func (h *Health) classify(t *Target, now int64, tried uint64, pendingFull bool) int {
+func (h *Health) classify(t *Target, now int64, tried *Tried, pendingFull bool) int {
 	if h.saturated(t, pendingFull) {
 		return classFull
 	}
@@ -117,9 +117,7 @@ func (h *Health) classify(t *Target, now int64, tried uint64, pendingFull bool) 
 	if !t.health.available(now) {
 		c = classDown
 	}
-	// PickContext.Tried: bit i for Index i; targets with Index ≥ 64 are
-	// never excluded.
-	if tried&t.TriedBit() != 0 {
+	if tried != nil && tried.Has(t) {
 		c += classTriedUp
 	}
 	return c

@@ -52,7 +52,7 @@ func TestPickFilters(t *testing.T) {
 				ts[i].health.ejectedUntil.Store(clk.At(time.Second))
 			}
 			for _, i := range tc.setup.tried {
-				pc.Tried |= 1 << i
+				pc.Tried.Add(ts[i])
 			}
 			for _, i := range tc.setup.busy {
 				ts[i].Begin()
@@ -92,7 +92,8 @@ func TestPickDegradedAllocs(t *testing.T) {
 	ts := p.Targets()
 	ts[3].health.down.Store(true)
 	ts[5].health.since.Store(clk.At(0)) // in slow start
-	pc := &PickContext{Tried: 1 << 4}
+	pc := &PickContext{}
+	pc.Tried.Add(ts[4])
 	if n := testing.AllocsPerRun(200, func() {
 		if _, err := p.Pick(pc); err != nil {
 			t.Fatal(err)
@@ -105,7 +106,8 @@ func TestPickDegradedAllocs(t *testing.T) {
 func BenchmarkPoolPickDegraded(b *testing.B) {
 	p := hcPool(b, 8, config.Upstream{}, PoolOptions{})
 	p.Targets()[2].health.down.Store(true)
-	pc := &PickContext{Tried: 1}
+	pc := &PickContext{}
+	pc.Tried.Add(p.Targets()[0])
 	b.ReportAllocs()
 	for b.Loop() {
 		if _, err := p.Pick(pc); err != nil {
@@ -144,7 +146,12 @@ func TestHealthConcurrent(t *testing.T) {
 				if p.Acquire() != nil {
 					continue
 				}
-				pc := &PickContext{Tried: uint64(i % 3)}
+				pc := &PickContext{}
+				for j, tg := range p.Targets()[:2] {
+					if (i%3)&(1<<j) != 0 {
+						pc.Tried.Add(tg)
+					}
+				}
 				if tg, err := p.Pick(pc); err == nil {
 					tg.Begin()
 					p.Report(tg, Outcome{Failed: (i+g)%3 == 0, Latency: time.Millisecond})

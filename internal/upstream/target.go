@@ -28,7 +28,7 @@ type Target struct {
 	weight int    // configured weight, ≥ 1
 	// index is the target's position in its pool's current target list
 	// (atomic: re-resolution renumbers targets while requests pick);
-	// PickContext.Tried and policies that keep per-target state use it.
+	// policies that keep per-target state use it.
 	index atomic.Int32
 	// added is when the target joined the pool (UnixNano); slow start
 	// ramps from it or from its last return to service.
@@ -92,16 +92,6 @@ func (t *Target) Weight() int { return t.weight }
 
 // Index returns the target's position in its pool's target list.
 func (t *Target) Index() int { return int(t.index.Load()) }
-
-// TriedBit is t's bit in PickContext.Tried: a proxy ORs it in before
-// picking again for a retry. 0 for a target with Index ≥ 64 (never
-// excluded).
-func (t *Target) TriedBit() uint64 {
-	if i := t.index.Load(); i >= 0 && i < 64 {
-		return 1 << uint(i)
-	}
-	return 0
-}
 
 // URLHost returns the host:port to put in the outbound request's URL. Only
 // this pool's Transport can dial it (for unix targets it is synthetic).
