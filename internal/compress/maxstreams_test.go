@@ -15,11 +15,19 @@ func TestMaxStreams(t *testing.T) {
 	c := newCompressor(t, func(o *Options) { o.Encodings = []Encoding{Gzip}; o.MaxStreams = 2 })
 	var mu sync.Mutex
 	release := map[string]chan struct{}{}
+	// released: the test is over; a handler that asks for its channel
+	// only now (it can still be between its flush and hold when the test
+	// ends) gets a closed one, or the server's Close would wait for it
+	// forever.
+	released := false
 	hold := func(id string) chan struct{} {
 		mu.Lock()
 		defer mu.Unlock()
 		if release[id] == nil {
 			release[id] = make(chan struct{})
+			if released {
+				close(release[id])
+			}
 		}
 		return release[id]
 	}
@@ -28,7 +36,10 @@ func TestMaxStreams(t *testing.T) {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write(body)
 		http.NewResponseController(w).Flush() // the head (and the coding decision) leaves now
-		<-hold(r.URL.Query().Get("id"))
+		select {
+		case <-hold(r.URL.Query().Get("id")):
+		case <-r.Context().Done(): // the client went away
+		}
 	})))
 	t.Cleanup(srv.Close)
 	client := rawClient(t)
@@ -54,6 +65,7 @@ func TestMaxStreams(t *testing.T) {
 	t.Cleanup(func() {
 		mu.Lock()
 		defer mu.Unlock()
+		released = true
 		for _, ch := range release {
 			select {
 			case <-ch:
