@@ -2,91 +2,26 @@ package listen
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"io"
 	"log/slog"
-	"math/big"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/gatehouse-proxy/gatehouse/internal/config"
 	"github.com/gatehouse-proxy/gatehouse/internal/placeholder"
+	"github.com/gatehouse-proxy/gatehouse/internal/testutil/certs"
 )
 
-// certCA signs the certificates of the TLS listener tests.
-type certCA struct {
-	cert *x509.Certificate
-	key  *ecdsa.PrivateKey
-	pool *x509.CertPool
-	file string
-}
-
-func newCertCA(t *testing.T, dir, name string) *certCA {
+// serverFiles writes a server certificate with common name cn for dns
+// names, signed by ca, into dir.
+func serverFiles(t *testing.T, ca *certs.CA, dir, cn string, dns ...string) config.CertificateFiles {
 	t.Helper()
-	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: name},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, _ := x509.ParseCertificate(der)
-	pool := x509.NewCertPool()
-	pool.AddCert(cert)
-	file := filepath.Join(dir, name+".pem")
-	if err := os.WriteFile(file, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return &certCA{cert: cert, key: key, pool: pool, file: file}
-}
-
-// leaf issues a certificate with common name cn for dns names (a client
-// certificate when dns is empty).
-func (ca *certCA) leaf(t *testing.T, cn string, dns ...string) tls.Certificate {
-	t.Helper()
-	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	serial, err := rand.Int(rand.Reader, big.NewInt(1<<62))
-	if err != nil {
-		t.Fatal(err)
-	}
-	eku := x509.ExtKeyUsageServerAuth
-	if len(dns) == 0 {
-		eku = x509.ExtKeyUsageClientAuth
-	}
-	tmpl := &x509.Certificate{SerialNumber: serial, Subject: pkix.Name{CommonName: cn}, DNSNames: dns,
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{eku}}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &key.PublicKey, ca.key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
-}
-
-// files writes a server certificate and key into dir.
-func (ca *certCA) files(t *testing.T, dir, cn string, dns ...string) config.CertificateFiles {
-	t.Helper()
-	c := ca.leaf(t, cn, dns...)
-	kder, _ := x509.MarshalPKCS8PrivateKey(c.PrivateKey)
-	f := config.CertificateFiles{Cert: filepath.Join(dir, cn+".crt"), Key: filepath.Join(dir, cn+".key")}
-	if err := os.WriteFile(f.Cert, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Certificate[0]}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(f.Key, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return f
+	cert, key := certs.WriteFiles(t, dir, cn, ca.Leaf(t, certs.Spec{CN: cn, Names: dns}))
+	return config.CertificateFiles{Cert: cert, Key: key}
 }
 
 // tlsManager serves h on one TLS listener with tlsCfg and returns the
@@ -136,13 +71,13 @@ func getTLS(t *testing.T, addr, sni string, h2 bool, c *tls.Config) (*http.Respo
 // socket; a reload with a broken file is refused and the old ones stay.
 func TestTLSListenerSNIAndReload(t *testing.T) {
 	dir := t.TempDir()
-	ca := newCertCA(t, dir, "ca")
-	def := ca.files(t, dir, "default", "default.test")
-	exact := ca.files(t, dir, "exact", "api.example.com")
-	wild := ca.files(t, dir, "wild", "*.example.com")
+	ca := certs.NewCA(t, "ca")
+	def := serverFiles(t, ca, dir, "default", "default.test")
+	exact := serverFiles(t, ca, dir, "exact", "api.example.com")
+	wild := serverFiles(t, ca, dir, "wild", "*.example.com")
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, "ok") })
 	m, cfg, addr := tlsManager(t, h, config.ListenerTLS{Cert: def.Cert, Key: def.Key, Certificates: []config.CertificateFiles{exact, wild}})
-	client := &tls.Config{RootCAs: ca.pool}
+	client := &tls.Config{RootCAs: ca.Pool}
 	tests := []struct{ sni, want string }{
 		{"api.example.com", "exact"},
 		{"www.example.com", "wild"},
@@ -159,7 +94,7 @@ func TestTLSListenerSNIAndReload(t *testing.T) {
 
 	next := *cfg
 	next.Listeners = []config.Listener{cfg.Listeners[0]}
-	replaced := ca.files(t, dir, "replaced", "api.example.com")
+	replaced := serverFiles(t, ca, dir, "replaced", "api.example.com")
 	next.Listeners[0].TLS = &config.ListenerTLS{Cert: replaced.Cert, Key: replaced.Key}
 	if err := m.Apply(&next); err != nil {
 		t.Fatal(err)
@@ -182,19 +117,19 @@ func TestTLSListenerSNIAndReload(t *testing.T) {
 // tls.hsts adds Strict-Transport-Security on HTTP/1.1 and HTTP/2.
 func TestTLSListenerHSTS(t *testing.T) {
 	dir := t.TempDir()
-	ca := newCertCA(t, dir, "ca")
-	f := ca.files(t, dir, "site", "site.test")
+	ca := certs.NewCA(t, "ca")
+	f := serverFiles(t, ca, dir, "site", "site.test")
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, "ok") })
 	_, _, addr := tlsManager(t, h, config.ListenerTLS{Cert: f.Cert, Key: f.Key,
 		HSTS: &config.HSTS{MaxAge: config.Duration(time.Hour), IncludeSubdomains: true}})
 	for _, h2 := range []bool{false, true} {
-		resp, _ := getTLS(t, addr, "site.test", h2, &tls.Config{RootCAs: ca.pool})
+		resp, _ := getTLS(t, addr, "site.test", h2, &tls.Config{RootCAs: ca.Pool})
 		if got := resp.Header.Get("Strict-Transport-Security"); got != "max-age=3600; includeSubDomains" {
 			t.Errorf("h2 %v: Strict-Transport-Security = %q", h2, got)
 		}
 	}
 	_, _, plainAddr := tlsManager(t, h, config.ListenerTLS{Cert: f.Cert, Key: f.Key})
-	if resp, _ := getTLS(t, plainAddr, "site.test", false, &tls.Config{RootCAs: ca.pool}); resp.Header.Get("Strict-Transport-Security") != "" {
+	if resp, _ := getTLS(t, plainAddr, "site.test", false, &tls.Config{RootCAs: ca.Pool}); resp.Header.Get("Strict-Transport-Security") != "" {
 		t.Error("HSTS sent without tls.hsts")
 	}
 }
@@ -205,30 +140,30 @@ func TestTLSListenerHSTS(t *testing.T) {
 // refuses clients without one.
 func TestTLSListenerClientCertPlaceholders(t *testing.T) {
 	dir := t.TempDir()
-	ca := newCertCA(t, dir, "ca")
-	clients := newCertCA(t, dir, "clients")
-	f := ca.files(t, dir, "site", "site.test")
+	ca := certs.NewCA(t, "ca")
+	clients := certs.NewCA(t, "clients")
+	f := serverFiles(t, ca, dir, "site", "site.test")
 	tmpl := placeholder.MustCompile("{tls.client.subject}|{tls.client.serial}")
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, tmpl.Render(r)) })
-	alice := clients.leaf(t, "alice")
+	alice := clients.Leaf(t, certs.Spec{CN: "alice", Client: true})
 	aliceSerial := alice.Certificate[0]
 	leaf, _ := x509.ParseCertificate(aliceSerial)
 	want := "CN=alice|" + leaf.SerialNumber.Text(16)
 
 	_, _, addr := tlsManager(t, h, config.ListenerTLS{Cert: f.Cert, Key: f.Key,
-		ClientAuth: &config.ClientAuth{Mode: "verify_if_given", CA: clients.file}})
+		ClientAuth: &config.ClientAuth{Mode: "verify_if_given", CA: clients.File}})
 	for _, h2 := range []bool{false, true} {
-		if _, body := getTLS(t, addr, "site.test", h2, &tls.Config{RootCAs: ca.pool, Certificates: []tls.Certificate{alice}}); body != want {
+		if _, body := getTLS(t, addr, "site.test", h2, &tls.Config{RootCAs: ca.Pool, Certificates: []tls.Certificate{alice}}); body != want {
 			t.Errorf("h2 %v with certificate: %q, want %q", h2, body, want)
 		}
-		if _, body := getTLS(t, addr, "site.test", h2, &tls.Config{RootCAs: ca.pool}); body != "|" {
+		if _, body := getTLS(t, addr, "site.test", h2, &tls.Config{RootCAs: ca.Pool}); body != "|" {
 			t.Errorf("h2 %v without certificate: %q", h2, body)
 		}
 	}
 
 	_, _, reqAddr := tlsManager(t, h, config.ListenerTLS{Cert: f.Cert, Key: f.Key,
-		ClientAuth: &config.ClientAuth{Mode: "require", CA: clients.file}})
-	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: ca.pool, ServerName: "site.test"}}
+		ClientAuth: &config.ClientAuth{Mode: "require", CA: clients.File}})
+	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: ca.Pool, ServerName: "site.test"}}
 	defer tr.CloseIdleConnections()
 	if resp, err := (&http.Client{Transport: tr, Timeout: 10 * time.Second}).Get("https://" + reqAddr + "/"); err == nil {
 		resp.Body.Close()

@@ -1,37 +1,22 @@
 package placeholder
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/hex"
 	"math/big"
 	"net/http/httptest"
 	"testing"
-	"time"
+
+	"github.com/gatehouse-proxy/gatehouse/internal/testutil/certs"
 )
 
 // The {tls.client.*} placeholders render the verified client certificate's
 // subject, SHA-256 fingerprint and serial, and "" without one.
 func TestClientCertPlaceholders(t *testing.T) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(0xabc123),
-		Subject:      pkix.Name{CommonName: "alice", Organization: []string{"Example"}},
-		NotBefore:    time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, _ := x509.ParseCertificate(der)
+	c := certs.NewCA(t, "test CA").Leaf(t, certs.Spec{CN: "alice", Org: "Example", Serial: big.NewInt(0xabc123), Client: true})
+	cert, der := c.Leaf, c.Certificate[0]
 	sum := sha256.Sum256(der)
 	fp := hex.EncodeToString(sum[:])
 

@@ -5,18 +5,19 @@ import (
 	"testing"
 
 	"github.com/gatehouse-proxy/gatehouse/internal/config"
+	"github.com/gatehouse-proxy/gatehouse/internal/testutil/certs"
 )
 
 // mTLS: each mode against no certificate, one from the trusted CA and one
 // from another CA, with a real client and listener.
 func TestClientAuthModes(t *testing.T) {
 	dir := t.TempDir()
-	servers := newTestCA(t, dir, "servers")
-	clients := newTestCA(t, dir, "clients")
-	rogue := newTestCA(t, dir, "rogue")
-	c, k := servers.writePair(t, dir, "site", certSpec{dns: []string{"site.test"}})
-	good := clients.clientCert(t, "alice")
-	bad := rogue.clientCert(t, "mallory")
+	servers := certs.NewCA(t, "servers")
+	clients := certs.NewCA(t, "clients")
+	rogue := certs.NewCA(t, "rogue")
+	c, k := writePair(t, servers, dir, "site", certs.Spec{Names: []string{"site.test"}})
+	good := clients.Leaf(t, certs.Spec{CN: "alice", Client: true})
+	bad := rogue.Leaf(t, certs.Spec{CN: "mallory", Client: true})
 	tests := []struct {
 		mode              string
 		none, trusted, un bool // accepted?
@@ -28,7 +29,7 @@ func TestClientAuthModes(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.mode, func(t *testing.T) {
 			s := startServer(t, config.ListenerTLS{Cert: c, Key: k,
-				ClientAuth: &config.ClientAuth{Mode: tt.mode, CA: clients.file}}, quietOptions())
+				ClientAuth: &config.ClientAuth{Mode: tt.mode, CA: clients.File}}, quietOptions())
 			addr := serveTLS(t, s.TLSConfig())
 			cases := []struct {
 				name  string
@@ -50,7 +51,7 @@ func TestClientAuthModes(t *testing.T) {
 						}
 						return &cc.certs[0], nil
 					}
-					_, err := handshake(t, addr, &tls.Config{ServerName: "site.test", RootCAs: servers.pool, GetClientCertificate: send, MaxVersion: maxV})
+					_, err := handshake(t, addr, &tls.Config{ServerName: "site.test", RootCAs: servers.Pool, GetClientCertificate: send, MaxVersion: maxV})
 					if (err == nil) != cc.want {
 						t.Errorf("%s (max %x): err = %v, want accepted=%v", cc.name, maxV, err, cc.want)
 					}

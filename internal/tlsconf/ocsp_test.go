@@ -7,15 +7,12 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
-	"encoding/pem"
 	"errors"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -23,6 +20,7 @@ import (
 	"golang.org/x/crypto/ocsp"
 
 	"github.com/gatehouse-proxy/gatehouse/internal/config"
+	"github.com/gatehouse-proxy/gatehouse/internal/testutil/certs"
 )
 
 // ocspResponder is an OCSP responder (RFC 6960) on 127.0.0.1 signing with
@@ -34,7 +32,7 @@ type ocspResponder struct {
 	serials  chan string // serial numbers asked for, decimal
 }
 
-func newOCSPResponder(t *testing.T, ca *testCA, status int) *ocspResponder {
+func newOCSPResponder(t *testing.T, ca *certs.CA, status int) *ocspResponder {
 	t.Helper()
 	r := &ocspResponder{serials: make(chan string, 16)}
 	r.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
@@ -58,12 +56,12 @@ func newOCSPResponder(t *testing.T, ca *testCA, status int) *ocspResponder {
 		default:
 		}
 		now := time.Now()
-		resp, err := ocsp.CreateResponse(ca.cert, ca.cert, ocsp.Response{
+		resp, err := ocsp.CreateResponse(ca.Cert, ca.Cert, ocsp.Response{
 			Status:       ocsp.Good,
 			SerialNumber: oreq.SerialNumber,
 			ThisUpdate:   now.Add(-time.Minute),
 			NextUpdate:   now.Add(24 * time.Hour),
-		}, ca.key)
+		}, ca.Key)
 		if err != nil {
 			w.WriteHeader(http.StatusInternalServerError)
 			return
@@ -78,7 +76,9 @@ func newOCSPResponder(t *testing.T, ca *testCA, status int) *ocspResponder {
 // writeOCSPPair issues an ECDSA P-256 leaf for dnsName naming responder as
 // its OCSP server and writes the chain (leaf, CA: stapling needs the
 // issuer, see staple) and key into dir. It returns the files and the leaf.
-func writeOCSPPair(t *testing.T, ca *testCA, dir, dnsName, responder string) (certFile, keyFile string, leaf *x509.Certificate) {
+// It signs the leaf itself: only this test needs the OCSP server
+// extension, so certs.Spec has no field for it.
+func writeOCSPPair(t *testing.T, ca *certs.CA, dir, dnsName, responder string) (certFile, keyFile string, leaf *x509.Certificate) {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -90,24 +90,14 @@ func writeOCSPPair(t *testing.T, ca *testCA, dir, dnsName, responder string) (ce
 		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 		OCSPServer: []string{responder},
 	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &key.PublicKey, ca.key)
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.Cert, &key.PublicKey, ca.Key)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if leaf, err = x509.ParseCertificate(der); err != nil {
 		t.Fatal(err)
 	}
-	certFile, keyFile = filepath.Join(dir, "ocsp.crt"), filepath.Join(dir, "ocsp.key")
-	chain := append(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
-		pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: ca.cert.Raw})...)
-	if err := os.WriteFile(certFile, chain, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	kder, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	writePEM(t, keyFile, "PRIVATE KEY", kder)
+	certFile, keyFile = certs.WriteFiles(t, dir, "ocsp", tls.Certificate{Certificate: [][]byte{der, ca.Cert.Raw}, PrivateKey: key})
 	return certFile, keyFile, leaf
 }
 
@@ -144,7 +134,7 @@ func TestOCSPStapling(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := t.TempDir()
-			ca := newTestCA(t, dir, "ocsp")
+			ca := certs.NewCA(t, "ocsp")
 			resp := newOCSPResponder(t, ca, tt.status)
 			certFile, keyFile, leaf := writeOCSPPair(t, ca, dir, "ocsp.test", resp.srv.URL)
 			s, err := New(config.ListenerTLS{Cert: certFile, Key: keyFile}, Options{
@@ -162,7 +152,7 @@ func TestOCSPStapling(t *testing.T) {
 				}
 			})
 			addr := serveTLS(t, s.TLSConfig())
-			client := &tls.Config{ServerName: "ocsp.test", RootCAs: ca.pool}
+			client := &tls.Config{ServerName: "ocsp.test", RootCAs: ca.Pool}
 
 			var staple []byte
 			deadline := time.Now().Add(5 * time.Second)
@@ -190,7 +180,7 @@ func TestOCSPStapling(t *testing.T) {
 					t.Fatalf("stapled %d bytes from a failing responder", len(staple))
 				}
 			} else {
-				parsed, err := ocsp.ParseResponse(staple, ca.cert)
+				parsed, err := ocsp.ParseResponse(staple, ca.Cert)
 				if err != nil {
 					t.Fatalf("staple does not parse/verify against the CA: %v", err)
 				}

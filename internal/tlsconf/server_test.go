@@ -5,7 +5,6 @@ import (
 	"crypto/tls"
 	"errors"
 	"log/slog"
-	"net"
 	"os"
 	"strings"
 	"sync"
@@ -13,6 +12,7 @@ import (
 	"time"
 
 	"github.com/gatehouse-proxy/gatehouse/internal/config"
+	"github.com/gatehouse-proxy/gatehouse/internal/testutil/certs"
 )
 
 func startServer(t *testing.T, cfg config.ListenerTLS, opts Options) *Server {
@@ -31,10 +31,10 @@ func startServer(t *testing.T, cfg config.ListenerTLS, opts Options) *Server {
 // 6.4.3: the wildcard covers exactly one label).
 func TestSNISelection(t *testing.T) {
 	dir := t.TempDir()
-	ca := newTestCA(t, dir, "servers")
-	defCert, defKey := ca.writePair(t, dir, "default", certSpec{cn: "default", dns: []string{"default.test"}, ips: []net.IP{net.IPv4(127, 0, 0, 1)}})
-	exCert, exKey := ca.writePair(t, dir, "exact", certSpec{cn: "exact", dns: []string{"api.example.com"}})
-	wcCert, wcKey := ca.writePair(t, dir, "wild", certSpec{cn: "wild", dns: []string{"*.example.com"}})
+	ca := certs.NewCA(t, "servers")
+	defCert, defKey := writePair(t, ca, dir, "default", certs.Spec{CN: "default", Names: []string{"default.test", "127.0.0.1"}})
+	exCert, exKey := writePair(t, ca, dir, "exact", certs.Spec{CN: "exact", Names: []string{"api.example.com"}})
+	wcCert, wcKey := writePair(t, ca, dir, "wild", certs.Spec{CN: "wild", Names: []string{"*.example.com"}})
 	s := startServer(t, config.ListenerTLS{
 		Cert: defCert, Key: defKey,
 		Certificates: []config.CertificateFiles{{Cert: exCert, Key: exKey}, {Cert: wcCert, Key: wcKey}},
@@ -61,7 +61,7 @@ func TestSNISelection(t *testing.T) {
 		})
 	}
 	t.Run("verified", func(t *testing.T) {
-		if _, err := handshake(t, addr, &tls.Config{ServerName: "www.example.com", RootCAs: ca.pool}); err != nil {
+		if _, err := handshake(t, addr, &tls.Config{ServerName: "www.example.com", RootCAs: ca.Pool}); err != nil {
 			t.Fatalf("wildcard chain does not verify: %v", err)
 		}
 	})
@@ -71,13 +71,13 @@ func TestSNISelection(t *testing.T) {
 // a restart; a connection opened before keeps its certificate.
 func TestFileReplacedServedWithoutRestart(t *testing.T) {
 	dir := t.TempDir()
-	ca := newTestCA(t, dir, "servers")
-	certFile, keyFile := ca.writePair(t, dir, "site", certSpec{cn: "first", dns: []string{"site.test"}})
+	ca := certs.NewCA(t, "servers")
+	certFile, keyFile := writePair(t, ca, dir, "site", certs.Spec{CN: "first", Names: []string{"site.test"}})
 	opts := quietOptions()
 	opts.PollInterval = 10 * time.Millisecond
 	s := startServer(t, config.ListenerTLS{Cert: certFile, Key: keyFile}, opts)
 	addr := serveTLS(t, s.TLSConfig())
-	cfg := &tls.Config{ServerName: "site.test", RootCAs: ca.pool}
+	cfg := &tls.Config{ServerName: "site.test", RootCAs: ca.Pool}
 	old, err := tls.Dial("tcp", addr, cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -87,7 +87,7 @@ func TestFileReplacedServedWithoutRestart(t *testing.T) {
 	// Replace both files the way a renewal tool does: write elsewhere,
 	// rename over.
 	tmp := t.TempDir()
-	newCert, newKey := ca.writePair(t, tmp, "site", certSpec{cn: "second", dns: []string{"site.test"}})
+	newCert, newKey := writePair(t, ca, tmp, "site", certs.Spec{CN: "second", Names: []string{"site.test"}})
 	if err := os.Rename(newKey, keyFile); err != nil {
 		t.Fatal(err)
 	}
@@ -120,12 +120,12 @@ func TestFileReplacedServedWithoutRestart(t *testing.T) {
 // expiry loads with a warning.
 func TestLoadRefusesBadCertificates(t *testing.T) {
 	dir := t.TempDir()
-	ca := newTestCA(t, dir, "servers")
+	ca := certs.NewCA(t, "servers")
 	now := time.Now()
-	expCert, expKey := ca.writePair(t, dir, "expired", certSpec{dns: []string{"old.test"}, notBefore: now.Add(-48 * time.Hour), notAfter: now.Add(-time.Hour)})
-	futCert, futKey := ca.writePair(t, dir, "future", certSpec{dns: []string{"new.test"}, notBefore: now.Add(time.Hour), notAfter: now.Add(48 * time.Hour)})
-	aCert, _ := ca.writePair(t, dir, "a", certSpec{dns: []string{"a.test"}})
-	_, bKey := ca.writePair(t, dir, "b", certSpec{dns: []string{"b.test"}})
+	expCert, expKey := writePair(t, ca, dir, "expired", certs.Spec{Names: []string{"old.test"}, NotBefore: now.Add(-48 * time.Hour), NotAfter: now.Add(-time.Hour)})
+	futCert, futKey := writePair(t, ca, dir, "future", certs.Spec{Names: []string{"new.test"}, NotBefore: now.Add(time.Hour), NotAfter: now.Add(48 * time.Hour)})
+	aCert, _ := writePair(t, ca, dir, "a", certs.Spec{Names: []string{"a.test"}})
+	_, bKey := writePair(t, ca, dir, "b", certs.Spec{Names: []string{"b.test"}})
 	tests := []struct {
 		name       string
 		cert, key  string
@@ -151,7 +151,7 @@ func TestLoadRefusesBadCertificates(t *testing.T) {
 		})
 	}
 	t.Run("expiring soon warns", func(t *testing.T) {
-		c, k := ca.writePair(t, dir, "soon", certSpec{dns: []string{"soon.test"}, notAfter: now.Add(3 * 24 * time.Hour)})
+		c, k := writePair(t, ca, dir, "soon", certs.Spec{Names: []string{"soon.test"}, NotAfter: now.Add(3 * 24 * time.Hour)})
 		var buf syncBuffer
 		opts := quietOptions()
 		opts.Logger = slog.New(slog.NewTextHandler(&buf, nil))
@@ -171,20 +171,20 @@ func TestLoadRefusesBadCertificates(t *testing.T) {
 // previous certificate keeps being served.
 func TestUpdateKeepsServingOnError(t *testing.T) {
 	dir := t.TempDir()
-	ca := newTestCA(t, dir, "servers")
-	c, k := ca.writePair(t, dir, "site", certSpec{cn: "site", dns: []string{"site.test"}})
+	ca := certs.NewCA(t, "servers")
+	c, k := writePair(t, ca, dir, "site", certs.Spec{CN: "site", Names: []string{"site.test"}})
 	s := startServer(t, config.ListenerTLS{Cert: c, Key: k}, quietOptions())
 	addr := serveTLS(t, s.TLSConfig())
 	err := s.Update(config.ListenerTLS{Cert: dir + "/missing.crt", Key: k})
 	if err == nil || !strings.Contains(err.Error(), "missing.crt") {
 		t.Fatalf("Update err = %v, want one naming missing.crt", err)
 	}
-	leaf, err := handshake(t, addr, &tls.Config{ServerName: "site.test", RootCAs: ca.pool})
+	leaf, err := handshake(t, addr, &tls.Config{ServerName: "site.test", RootCAs: ca.Pool})
 	if err != nil || leaf.Subject.CommonName != "site" {
 		t.Fatalf("after a failed Update: %v, %v", leaf, err)
 	}
 	// A good Update takes effect on the same TLSConfig.
-	c2, k2 := ca.writePair(t, dir, "other", certSpec{cn: "other", dns: []string{"site.test"}})
+	c2, k2 := writePair(t, ca, dir, "other", certs.Spec{CN: "other", Names: []string{"site.test"}})
 	before := s.TLSConfig()
 	if err := s.Update(config.ListenerTLS{Cert: c2, Key: k2, MinVersion: "1.3"}); err != nil {
 		t.Fatal(err)
@@ -192,11 +192,11 @@ func TestUpdateKeepsServingOnError(t *testing.T) {
 	if s.TLSConfig() != before {
 		t.Error("Update replaced the TLS config")
 	}
-	leaf, err = handshake(t, addr, &tls.Config{ServerName: "site.test", RootCAs: ca.pool})
+	leaf, err = handshake(t, addr, &tls.Config{ServerName: "site.test", RootCAs: ca.Pool})
 	if err != nil || leaf.Subject.CommonName != "other" {
 		t.Fatalf("after Update: %v, %v", leaf, err)
 	}
-	if _, err := handshake(t, addr, &tls.Config{ServerName: "site.test", RootCAs: ca.pool, MaxVersion: tls.VersionTLS12}); err == nil {
+	if _, err := handshake(t, addr, &tls.Config{ServerName: "site.test", RootCAs: ca.Pool, MaxVersion: tls.VersionTLS12}); err == nil {
 		t.Error("TLS 1.2 accepted after min_version 1.3")
 	}
 }
@@ -204,11 +204,11 @@ func TestUpdateKeepsServingOnError(t *testing.T) {
 // The protocol defaults: no TLS 1.1, no CBC suite in TLS 1.2, ALPN h2.
 func TestModernDefaults(t *testing.T) {
 	dir := t.TempDir()
-	ca := newTestCA(t, dir, "servers")
-	c, k := ca.writePair(t, dir, "site", certSpec{dns: []string{"site.test"}})
+	ca := certs.NewCA(t, "servers")
+	c, k := writePair(t, ca, dir, "site", certs.Spec{Names: []string{"site.test"}})
 	s := startServer(t, config.ListenerTLS{Cert: c, Key: k}, quietOptions())
 	addr := serveTLS(t, s.TLSConfig())
-	base := &tls.Config{ServerName: "site.test", RootCAs: ca.pool}
+	base := &tls.Config{ServerName: "site.test", RootCAs: ca.Pool}
 	tests := []struct {
 		name string
 		cfg  func(*tls.Config)
@@ -258,11 +258,11 @@ func (s staticSource) GetCertificate(h *tls.ClientHelloInfo) (*tls.Certificate, 
 // hellos offering only acme-tls/1 go to the ACME source (RFC 8737).
 func TestACMESourceOrder(t *testing.T) {
 	dir := t.TempDir()
-	ca := newTestCA(t, dir, "servers")
-	c, k := ca.writePair(t, dir, "file", certSpec{cn: "file", dns: []string{"file.test"}})
-	der, key := ca.issue(t, certSpec{cn: "acme", dns: []string{"acme.test"}})
+	ca := certs.NewCA(t, "servers")
+	c, k := writePair(t, ca, dir, "file", certs.Spec{CN: "file", Names: []string{"file.test"}})
+	acmeCert := ca.Leaf(t, certs.Spec{CN: "acme", Names: []string{"acme.test"}})
 	opts := quietOptions()
-	opts.ACME = staticSource{name: "acme.test", cert: &tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}}
+	opts.ACME = staticSource{name: "acme.test", cert: &acmeCert}
 	s := startServer(t, config.ListenerTLS{Cert: c, Key: k, ACME: &config.ACME{}}, opts)
 	addr := serveTLS(t, s.TLSConfig())
 	tests := []struct {
@@ -316,9 +316,9 @@ func (b *syncBuffer) String() string {
 // (exact, wildcard and default lookups).
 func BenchmarkGetCertificate(b *testing.B) {
 	dir := b.TempDir()
-	ca := newTestCA(b, dir, "servers")
-	c1, k1 := ca.writePair(b, dir, "default", certSpec{dns: []string{"default.test"}})
-	c2, k2 := ca.writePair(b, dir, "wild", certSpec{dns: []string{"*.example.com"}})
+	ca := certs.NewCA(b, "servers")
+	c1, k1 := writePair(b, ca, dir, "default", certs.Spec{Names: []string{"default.test"}})
+	c2, k2 := writePair(b, ca, dir, "wild", certs.Spec{Names: []string{"*.example.com"}})
 	s, err := New(config.ListenerTLS{Cert: c1, Key: k1, Certificates: []config.CertificateFiles{{Cert: c2, Key: k2}}}, quietOptions())
 	if err != nil {
 		b.Fatal(err)

@@ -2,18 +2,12 @@ package upstream
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"errors"
 	"io"
 	"log"
 	"log/slog"
-	"math/big"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -27,94 +21,8 @@ import (
 
 	"github.com/gatehouse-proxy/gatehouse/internal/config"
 	"github.com/gatehouse-proxy/gatehouse/internal/protocol"
+	"github.com/gatehouse-proxy/gatehouse/internal/testutil/certs"
 )
-
-// xportCA is a throwaway certificate authority for one test.
-type xportCA struct {
-	cert    *x509.Certificate
-	key     *ecdsa.PrivateKey
-	pemFile string
-	pool    *x509.CertPool
-}
-
-func newXportCA(t *testing.T) *xportCA {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: "gatehouse test CA"},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(time.Hour),
-		IsCA:                  true,
-		BasicConstraintsValid: true,
-		KeyUsage:              x509.KeyUsageCertSign,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, _ := x509.ParseCertificate(der)
-	ca := &xportCA{cert: cert, key: key, pemFile: filepath.Join(t.TempDir(), "ca.pem"), pool: x509.NewCertPool()}
-	ca.pool.AddCert(cert)
-	xportWritePEM(t, ca.pemFile, "CERTIFICATE", der)
-	return ca
-}
-
-// issue returns a leaf certificate for names (DNS names or IP addresses),
-// for server or client use, and its PEM cert and key files.
-func (ca *xportCA) issue(t *testing.T, client bool, names ...string) (tls.Certificate, string, string) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	serial, _ := rand.Int(rand.Reader, big.NewInt(1<<62))
-	tmpl := &x509.Certificate{
-		SerialNumber: serial,
-		Subject:      pkix.Name{CommonName: names[0]},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	if client {
-		tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}
-	}
-	for _, n := range names {
-		if ip := net.ParseIP(n); ip != nil {
-			tmpl.IPAddresses = append(tmpl.IPAddresses, ip)
-		} else {
-			tmpl.DNSNames = append(tmpl.DNSNames, n)
-		}
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &key.PublicKey, ca.key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kder, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	certFile, keyFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
-	xportWritePEM(t, certFile, "CERTIFICATE", der)
-	xportWritePEM(t, keyFile, "PRIVATE KEY", kder)
-	c, err := tls.LoadX509KeyPair(certFile, keyFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c, certFile, keyFile
-}
-
-func xportWritePEM(t *testing.T, path, typ string, der []byte) {
-	t.Helper()
-	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-}
 
 // roundTrip sends GET /path to the pool's first target as the proxy would.
 func xportGet(t *testing.T, p *Pool) (*http.Response, string, error) {
@@ -205,13 +113,13 @@ func TestTransportH2C(t *testing.T) {
 
 func TestTransportHTTPS(t *testing.T) {
 	t.Parallel()
-	ca := newXportCA(t)
-	otherCA := newXportCA(t)
-	ipCert, _, _ := ca.issue(t, false, "127.0.0.1")
-	nameCert, _, _ := ca.issue(t, false, "localhost")
-	altCert, _, _ := ca.issue(t, false, "backend.test")
-	wrongCert, _, _ := otherCA.issue(t, false, "127.0.0.1")
-	_, clientCertFile, clientKeyFile := ca.issue(t, true, "gatehouse-client")
+	ca := certs.NewCA(t, "gatehouse test CA")
+	otherCA := certs.NewCA(t, "gatehouse other test CA")
+	ipCert := ca.Leaf(t, certs.Spec{Names: []string{"127.0.0.1"}})
+	nameCert := ca.Leaf(t, certs.Spec{Names: []string{"localhost"}})
+	altCert := ca.Leaf(t, certs.Spec{Names: []string{"backend.test"}})
+	wrongCert := otherCA.Leaf(t, certs.Spec{Names: []string{"127.0.0.1"}})
+	clientCertFile, clientKeyFile := certs.WriteFiles(t, t.TempDir(), "client", ca.Leaf(t, certs.Spec{CN: "gatehouse-client", Client: true}))
 
 	for _, tc := range []struct {
 		name       string
@@ -224,16 +132,16 @@ func TestTransportHTTPS(t *testing.T) {
 		wantSNI    string
 		wantWarn   bool
 	}{
-		{name: "verified h2", cert: ipCert, tls: &config.UpstreamTLS{CA: ca.pemFile}, wantProto: 2},
-		{name: "verified http1 backend", cert: ipCert, http1Only: true, tls: &config.UpstreamTLS{CA: ca.pemFile}, wantProto: 1},
-		{name: "name target sends its name", cert: nameCert, host: "localhost", tls: &config.UpstreamTLS{CA: ca.pemFile}, wantProto: 2, wantSNI: "localhost"},
-		{name: "server_name override", cert: altCert, tls: &config.UpstreamTLS{CA: ca.pemFile, ServerName: "backend.test"}, wantProto: 2, wantSNI: "backend.test"},
-		{name: "wrong name", cert: altCert, tls: &config.UpstreamTLS{CA: ca.pemFile}},
-		{name: "unknown CA", cert: wrongCert, tls: &config.UpstreamTLS{CA: ca.pemFile}},
+		{name: "verified h2", cert: ipCert, tls: &config.UpstreamTLS{CA: ca.File}, wantProto: 2},
+		{name: "verified http1 backend", cert: ipCert, http1Only: true, tls: &config.UpstreamTLS{CA: ca.File}, wantProto: 1},
+		{name: "name target sends its name", cert: nameCert, host: "localhost", tls: &config.UpstreamTLS{CA: ca.File}, wantProto: 2, wantSNI: "localhost"},
+		{name: "server_name override", cert: altCert, tls: &config.UpstreamTLS{CA: ca.File, ServerName: "backend.test"}, wantProto: 2, wantSNI: "backend.test"},
+		{name: "wrong name", cert: altCert, tls: &config.UpstreamTLS{CA: ca.File}},
+		{name: "unknown CA", cert: wrongCert, tls: &config.UpstreamTLS{CA: ca.File}},
 		{name: "system roots only", cert: ipCert},
 		{name: "insecure skip verify", cert: wrongCert, tls: &config.UpstreamTLS{InsecureSkipVerify: true}, wantProto: 2, wantWarn: true},
-		{name: "mtls with client cert", cert: ipCert, clientAuth: true, tls: &config.UpstreamTLS{CA: ca.pemFile, Cert: clientCertFile, Key: clientKeyFile}, wantProto: 2},
-		{name: "mtls without client cert", cert: ipCert, clientAuth: true, tls: &config.UpstreamTLS{CA: ca.pemFile}},
+		{name: "mtls with client cert", cert: ipCert, clientAuth: true, tls: &config.UpstreamTLS{CA: ca.File, Cert: clientCertFile, Key: clientKeyFile}, wantProto: 2},
+		{name: "mtls without client cert", cert: ipCert, clientAuth: true, tls: &config.UpstreamTLS{CA: ca.File}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -256,7 +164,7 @@ func TestTransportHTTPS(t *testing.T) {
 			}
 			if tc.clientAuth {
 				srv.TLS.ClientAuth = tls.RequireAndVerifyClientCert
-				srv.TLS.ClientCAs = ca.pool
+				srv.TLS.ClientCAs = ca.Pool
 			}
 			srv.StartTLS()
 			defer srv.Close()

@@ -17,6 +17,8 @@ import (
 	testpb "google.golang.org/grpc/interop/grpc_testing"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
+
+	"github.com/gatehouse-proxy/gatehouse/internal/testutil/certs"
 )
 
 // grpcService is the backend: the interop TestService, answering unary
@@ -105,8 +107,8 @@ func startGRPCBackend(t *testing.T) (*grpcService, string) {
 // the call promptly.
 func TestGRPC(t *testing.T) {
 	svc, backend := startGRPCBackend(t)
-	ca := newTLSCA(t)
-	_, certFile, keyFile := ca.issue(t, false, "localhost", "127.0.0.1")
+	ca := certs.NewCA(t, "gatehouse e2e CA")
+	certFile, keyFile := certs.WriteFiles(t, t.TempDir(), "server", ca.Leaf(t, certs.Spec{Names: []string{"localhost", "127.0.0.1"}}))
 	inst := start(t, fmt.Sprintf(`
 listeners:
   - address: "127.0.0.1:0"

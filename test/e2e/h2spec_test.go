@@ -2,14 +2,7 @@ package e2e
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"encoding/xml"
-	"math/big"
 	"net"
 	"os"
 	"os/exec"
@@ -17,51 +10,9 @@ import (
 	"strings"
 	"testing"
 	"time"
-)
 
-// h2TestCert writes a self-signed certificate for 127.0.0.1 into a temp
-// dir and returns its files and a pool trusting it (for this test's
-// clients only).
-func h2TestCert(t *testing.T) (certFile, keyFile string, pool *x509.CertPool) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(time.Now().UnixNano()),
-		Subject:      pkix.Name{CommonName: "127.0.0.1"},
-		DNSNames:     []string{"localhost"},
-		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(24 * time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kder, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
-	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool = x509.NewCertPool()
-	pool.AddCert(cert)
-	return certFile, keyFile, pool
-}
+	"github.com/gatehouse-proxy/gatehouse/internal/testutil/certs"
+)
 
 // h2specMinPassed is the bar from issue 7: Go's HTTP/2 server passes 142
 // of h2spec's 145 tests with MaxReadFrameSize 16 KiB; docs/tls.md lists
@@ -88,7 +39,7 @@ func TestH2spec(t *testing.T) {
 	if testing.Short() {
 		t.Skip("h2spec takes a while")
 	}
-	certFile, keyFile, _ := h2TestCert(t)
+	certFile, keyFile, _ := certs.SelfSigned(t)
 	// A proxy route, as in production: the request body is read while
 	// the stream is open, so a body longer than its content-length
 	// (8.1.2.6) is always caught as a stream error; a handler that

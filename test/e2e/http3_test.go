@@ -8,12 +8,14 @@ import (
 	"testing"
 
 	"github.com/quic-go/quic-go/http3"
+
+	"github.com/gatehouse-proxy/gatehouse/internal/testutil/certs"
 )
 
 // HTTP/3 on a TLS listener with tls.http3: the same response over QUIC as
 // over HTTP/2, and Alt-Svc advertising it on the TCP side.
 func TestHTTP3(t *testing.T) {
-	certFile, keyFile, pool := h2TestCert(t)
+	certFile, keyFile, pool := certs.SelfSigned(t)
 	inst := start(t, `
 listeners:
   - address: "127.0.0.1:0"

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gatehouse-proxy/gatehouse/internal/testutil/certs"
 	"github.com/gatehouse-proxy/gatehouse/internal/testutil/redisserver"
 )
 
@@ -44,7 +45,7 @@ func resumeAcross(t *testing.T, first, second string, pool *x509.CertPool) bool 
 // are shared, so a client resumes on an instance other than the one that
 // issued its ticket; without it, each instance has its own keys.
 func TestTLSResumptionAcrossInstances(t *testing.T) {
-	certFile, keyFile, pool := h2TestCert(t)
+	certFile, keyFile, pool := certs.SelfSigned(t)
 	rs := redisserver.Start(t)
 	cfg := func(cluster bool) string {
 		c := fmt.Sprintf(`

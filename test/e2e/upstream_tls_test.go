@@ -1,105 +1,19 @@
 package e2e
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"fmt"
 	"io"
 	"log"
-	"math/big"
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
-	"time"
+
+	"github.com/gatehouse-proxy/gatehouse/internal/testutil/certs"
 )
-
-// tlsCA is a throwaway certificate authority, written to a PEM file.
-type tlsCA struct {
-	cert *x509.Certificate
-	key  *ecdsa.PrivateKey
-	File string // the CA certificate (PEM)
-	Pool *x509.CertPool
-}
-
-func newTLSCA(t *testing.T) *tlsCA {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "gatehouse e2e CA"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, _ := x509.ParseCertificate(der)
-	ca := &tlsCA{cert: cert, key: key, File: filepath.Join(t.TempDir(), "ca.pem"), Pool: x509.NewCertPool()}
-	ca.Pool.AddCert(cert)
-	writePEMFile(t, ca.File, "CERTIFICATE", der)
-	return ca
-}
-
-// issue returns a leaf for names (DNS names or IPs) and its PEM files;
-// client selects client-auth usage instead of server-auth.
-func (ca *tlsCA) issue(t *testing.T, client bool, names ...string) (cert tls.Certificate, certFile, keyFile string) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	serial, _ := rand.Int(rand.Reader, big.NewInt(1<<62))
-	tmpl := &x509.Certificate{
-		SerialNumber: serial, Subject: pkix.Name{CommonName: names[0]},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	if client {
-		tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}
-	}
-	for _, n := range names {
-		if ip := net.ParseIP(n); ip != nil {
-			tmpl.IPAddresses = append(tmpl.IPAddresses, ip)
-		} else {
-			tmpl.DNSNames = append(tmpl.DNSNames, n)
-		}
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &key.PublicKey, ca.key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kder, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
-	writePEMFile(t, certFile, "CERTIFICATE", der)
-	writePEMFile(t, keyFile, "PRIVATE KEY", kder)
-	if cert, err = tls.LoadX509KeyPair(certFile, keyFile); err != nil {
-		t.Fatal(err)
-	}
-	return cert, certFile, keyFile
-}
-
-func writePEMFile(t *testing.T, path, typ string, der []byte) {
-	t.Helper()
-	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-}
 
 // tlsBackend is an HTTPS backend answering "PROTO SNI CLIENT-CN".
 func tlsBackend(t *testing.T, cert tls.Certificate, clientCAs *x509.CertPool) string {
@@ -129,11 +43,12 @@ func tlsBackend(t *testing.T, cert tls.Certificate, clientCAs *x509.CertPool) st
 // that requires a client certificate gets ours, and insecure_skip_verify
 // works but is logged as a warning.
 func TestUpstreamTLS(t *testing.T) {
-	ca := newTLSCA(t)
-	other := newTLSCA(t)
-	serverCert, _, _ := ca.issue(t, false, "localhost", "127.0.0.1")
-	foreignCert, _, _ := other.issue(t, false, "localhost", "127.0.0.1")
-	_, clientCert, clientKey := ca.issue(t, true, "gatehouse")
+	ca := certs.NewCA(t, "gatehouse e2e CA")
+	other := certs.NewCA(t, "gatehouse e2e other CA")
+	backendNames := certs.Spec{Names: []string{"localhost", "127.0.0.1"}}
+	serverCert := ca.Leaf(t, backendNames)
+	foreignCert := other.Leaf(t, backendNames)
+	clientCert, clientKey := certs.WriteFiles(t, t.TempDir(), "client", ca.Leaf(t, certs.Spec{CN: "gatehouse", Client: true}))
 
 	good := tlsBackend(t, serverCert, nil)
 	wrong := tlsBackend(t, foreignCert, nil)

@@ -14,6 +14,8 @@ import (
 
 	"golang.org/x/net/http2"
 	"golang.org/x/net/http2/hpack"
+
+	"github.com/gatehouse-proxy/gatehouse/internal/testutil/certs"
 )
 
 // bigBackend serves mib MiB (far more than socket buffers hold) to every
@@ -71,7 +73,7 @@ upstreams:
 // raw frames, so that nothing reads on its behalf.
 func TestWriteTimeoutCutsStalledH2Reader(t *testing.T) {
 	be, ended := bigBackend(t, 64)
-	certFile, keyFile, pool := h2TestCert(t)
+	certFile, keyFile, pool := certs.SelfSigned(t)
 	gw := start(t, fmt.Sprintf(`
 listeners:
   - address: "127.0.0.1:0"

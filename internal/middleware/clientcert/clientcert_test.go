@@ -1,15 +1,9 @@
 package clientcert
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/sha256"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/hex"
-	"math/big"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -17,45 +11,17 @@ import (
 
 	"github.com/gatehouse-proxy/gatehouse/internal/config"
 	"github.com/gatehouse-proxy/gatehouse/internal/middleware"
+	"github.com/gatehouse-proxy/gatehouse/internal/testutil/certs"
 )
 
-// issue makes a certificate for cn signed by parent (self-signed when nil).
-func issue(t *testing.T, cn string, isCA bool, parent *x509.Certificate, parentKey *ecdsa.PrivateKey) (*x509.Certificate, *ecdsa.PrivateKey, tls.Certificate) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: pkix.Name{CommonName: cn, Organization: []string{"Test"}},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		IsCA: isCA, BasicConstraintsValid: true,
-		KeyUsage:    x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth, x509.ExtKeyUsageServerAuth},
-		DNSNames:    []string{"127.0.0.1"},
-		IPAddresses: nil,
-	}
-	if parent == nil {
-		parent, parentKey = tmpl, key
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, &key.PublicKey, parentKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, _ := x509.ParseCertificate(der)
-	return cert, key, tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: cert}
-}
-
 func TestClientCert(t *testing.T) {
-	ca, caKey, _ := issue(t, "Test CA", true, nil, nil)
-	alice, _, aliceTLS := issue(t, "alice", false, ca, caKey)
-	_, _, bobTLS := issue(t, "bob", false, ca, caKey)
-	_, _, strangerTLS := issue(t, "alice", false, nil, nil) // same name, not from the CA
-	sum := sha256.Sum256(alice.Raw)
+	ca := certs.NewCA(t, "Test CA")
+	aliceTLS := ca.Leaf(t, certs.Spec{CN: "alice", Org: "Test", Client: true})
+	bobTLS := ca.Leaf(t, certs.Spec{CN: "bob", Org: "Test", Client: true})
+	strangerTLS := certs.NewCA(t, "Other CA").Leaf(t, certs.Spec{CN: "alice", Org: "Test", Client: true}) // same name, not from the CA
+	sum := sha256.Sum256(aliceTLS.Leaf.Raw)
 	aliceFP := hex.EncodeToString(sum[:])
 
-	pool := x509.NewCertPool()
-	pool.AddCert(ca)
 	for _, tc := range []struct {
 		name   string
 		cfg    map[string]any
@@ -80,7 +46,7 @@ func TestClientCert(t *testing.T) {
 				t.Fatal(err)
 			}
 			srv := httptest.NewUnstartedServer(mw(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {})))
-			srv.TLS = &tls.Config{ClientAuth: tls.VerifyClientCertIfGiven, ClientCAs: pool}
+			srv.TLS = &tls.Config{ClientAuth: tls.VerifyClientCertIfGiven, ClientCAs: ca.Pool}
 			srv.StartTLS()
 			defer srv.Close()
 			tr := srv.Client().Transport.(*http.Transport).Clone()

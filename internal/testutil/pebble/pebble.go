@@ -75,9 +75,7 @@ func Start(t testing.TB, opts Options) *Pebble {
 		t.Skip("pebble is not installed: run scripts/test-deps.sh to run this test")
 	}
 	p := &Pebble{dir: t.TempDir(), logs: &syncBuffer{}}
-	if err := p.writeTLS(); err != nil {
-		t.Fatalf("pebble: generating its TLS certificate: %v", err)
-	}
+	p.writeTLS(t)
 	dns, err := startDNS()
 	if err != nil {
 		t.Fatalf("pebble: starting the DNS server: %v", err)
@@ -203,7 +201,7 @@ func (p *Pebble) writeConfig(opts Options) (string, error) {
 	c := map[string]any{
 		"listenAddress":           p.listen,
 		"managementListenAddress": p.management,
-		"certificate":             filepath.Join(p.dir, "pebble.pem"),
+		"certificate":             filepath.Join(p.dir, "pebble.crt"),
 		"privateKey":              filepath.Join(p.dir, "pebble.key"),
 		"httpPort":                opts.HTTPPort,
 		"tlsPort":                 opts.TLSPort,
