@@ -18,8 +18,15 @@ func okServer(t *testing.T, idle time.Duration) (*Server, string) {
 	h := HandlerFunc(func(w *ResponseWriter, r *Request) {
 		_ = w.WriteResponse(200, "text/plain", []byte("ok"))
 	})
+	return startServer(t, func(*Request) (Handler, bool) { return h, true }, idle)
+}
+
+// startServer serves dispatch on a loopback listener with the given idle
+// timeout (the other timeouts: testDeadline) until the test ends.
+func startServer(t *testing.T, dispatch func(*Request) (Handler, bool), idle time.Duration) (*Server, string) {
+	t.Helper()
 	srv, err := NewServer(Config{
-		Dispatch:      func(*Request) (Handler, bool) { return h, true },
+		Dispatch:      dispatch,
 		HeaderTimeout: testDeadline,
 		IdleTimeout:   idle,
 		BodyTimeout:   testDeadline,

@@ -3,8 +3,6 @@ package engine
 import (
 	"context"
 	"io"
-	"log/slog"
-	"net"
 	"runtime"
 	"strconv"
 	"strings"
@@ -104,22 +102,8 @@ func TestCloseDuringInlineExchange(t *testing.T) {
 		<-release
 		_ = w.WriteResponse(200, "text/plain", []byte("late"))
 	})
-	srv, err := NewServer(Config{
-		Dispatch:      func(*Request) (Handler, bool) { return h, true },
-		HeaderTimeout: testDeadline,
-		IdleTimeout:   testDeadline,
-		BodyTimeout:   testDeadline,
-		Logger:        slog.New(slog.DiscardHandler),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = srv.Serve(ln) }()
-	c := dial(t, ln.Addr().String())
+	srv, addr := startServer(t, func(*Request) (Handler, bool) { return h, true }, testDeadline)
+	c := dial(t, addr)
 	c.send("GET / HTTP/1.1\r\nHost: h\r\n\r\n")
 	select {
 	case <-entered:
@@ -198,23 +182,7 @@ func countingServer(t *testing.T, served *atomic.Int32) (*Server, string) {
 		served.Add(1)
 		_ = w.WriteResponse(200, "text/plain", []byte("ok"))
 	})
-	srv, err := NewServer(Config{
-		Dispatch:      func(*Request) (Handler, bool) { return h, true },
-		HeaderTimeout: testDeadline,
-		IdleTimeout:   time.Minute,
-		BodyTimeout:   testDeadline,
-		Logger:        slog.New(slog.DiscardHandler),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = srv.Serve(ln) }()
-	t.Cleanup(func() { _ = srv.Close() })
-	return srv, ln.Addr().String()
+	return startServer(t, func(*Request) (Handler, bool) { return h, true }, time.Minute)
 }
 
 func closeDuringMove(t *testing.T, i int) {
@@ -272,24 +240,8 @@ func TestShutdownRunsARoutedHandler(t *testing.T) {
 		}
 		return h, true
 	}
-	var err error
-	srv, err = NewServer(Config{
-		Dispatch:      dispatch,
-		HeaderTimeout: testDeadline,
-		IdleTimeout:   testDeadline,
-		BodyTimeout:   testDeadline,
-		Logger:        slog.New(slog.DiscardHandler),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = srv.Serve(ln) }()
-	t.Cleanup(func() { _ = srv.Close() })
-	c := dial(t, ln.Addr().String())
+	srv, addr := startServer(t, dispatch, testDeadline)
+	c := dial(t, addr)
 	c.send("POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 4\r\n\r\nbody")
 	if res, body := c.read("POST"); res.StatusCode != 200 || body != "body" {
 		t.Fatalf("got %d %q", res.StatusCode, body)
