@@ -36,6 +36,3 @@ func (s *Tried) Has(t *Target) bool {
 
 // Len returns the number of targets recorded.
 func (s *Tried) Len() int { return int(s.n) }
-
-// Reset empties the set.
-func (s *Tried) Reset() { s.n = 0 }

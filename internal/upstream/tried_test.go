@@ -28,10 +28,6 @@ func TestTriedSet(t *testing.T) {
 	if s.Len() != maxTried || !s.Has(ts[maxTried-1]) || s.Has(ts[maxTried]) {
 		t.Fatalf("past the bound: len %d", s.Len())
 	}
-	s.Reset()
-	if s.Len() != 0 || s.Has(ts[0]) {
-		t.Fatal("Reset left targets")
-	}
 }
 
 // A retry avoids the targets it tried in a pool of any size: positions
