@@ -4,6 +4,7 @@ import (
 	"context"
 	"net"
 	"sync"
+	"time"
 )
 
 // connSet tracks connections served outside an http.Server's bookkeeping
@@ -39,10 +40,19 @@ func (s *connSet) remove(c net.Conn) {
 	s.gone = make(chan struct{})
 }
 
+// goAwayAgain is how often wait repeats the GOAWAY (see wait).
+const goAwayAgain = 50 * time.Millisecond
+
 // wait returns when no connection is left or ctx ends (ctx's error). The
 // connections learn of the shutdown from the GOAWAY the HTTP/2 server's
-// Shutdown hook sends them.
-func (s *connSet) wait(ctx context.Context) error {
+// Shutdown hook sends them, which goAway runs again every goAwayAgain:
+// x/net registers a connection only once ServeConn has started, so one
+// whose handshake or h2c upgrade finished just as Shutdown began missed
+// the first GOAWAY and would be served until ctx ends. x/net sends one
+// GOAWAY per connection, however often it is asked.
+func (s *connSet) wait(ctx context.Context, goAway func()) error {
+	tick := time.NewTicker(goAwayAgain)
+	defer tick.Stop()
 	for {
 		s.mu.Lock()
 		n, gone := len(s.conns), s.gone
@@ -52,6 +62,8 @@ func (s *connSet) wait(ctx context.Context) error {
 		}
 		select {
 		case <-gone:
+		case <-tick.C:
+			goAway()
 		case <-ctx.Done():
 			return ctx.Err()
 		}

@@ -82,13 +82,16 @@ func (s *server) shutdown(ctx context.Context) error {
 	if err := s.srv.Shutdown(ctx); err != nil {
 		return err
 	}
+	// A second Shutdown of the stopped server only runs its hooks again,
+	// x/net's GOAWAY among them (connSet.wait).
+	goAway := func() { _ = s.srv.Shutdown(ctx) }
 	if s.h2c != nil {
-		if err := s.h2c.conns.wait(ctx); err != nil {
+		if err := s.h2c.conns.wait(ctx, goAway); err != nil {
 			return err
 		}
 	}
 	if s.tls != nil {
-		return s.tls.waitConns(ctx)
+		return s.tls.waitConns(ctx, goAway)
 	}
 	return nil
 }

@@ -197,8 +197,10 @@ func (d *tlsDispatcher) Close() error {
 // waitConns waits until no HTTP/2 connection is left or ctx ends. The
 // http.Server's Shutdown does not wait for them (it sends them GOAWAY
 // through the hook http2.ConfigureServer installs, and they end once their
-// streams have).
-func (d *tlsDispatcher) waitConns(ctx context.Context) error { return d.h2.wait(ctx) }
+// streams have); goAway runs that hook again (connSet.wait).
+func (d *tlsDispatcher) waitConns(ctx context.Context, goAway func()) error {
+	return d.h2.wait(ctx, goAway)
+}
 
 // closeConns closes every HTTP/2 connection still being served, and any
 // that completes its handshake later. HTTP/1.1 connections belong to the
