@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -160,11 +161,16 @@ func (p *ConnPool) put(uc *upConn, now time.Time) {
 // wrap protocol.ErrUpstreamConnect (so StatusFor gives 502, or 504 for a
 // timeout).
 func (p *ConnPool) dial(t *upstream.Target, timeout time.Duration) (*upConn, error) {
+	return p.dialContext(context.Background(), t, timeout)
+}
+
+// dialContext is dial that also gives up when ctx is done.
+func (p *ConnPool) dialContext(ctx context.Context, t *upstream.Target, timeout time.Duration) (*upConn, error) {
 	if idle, err := p.reserve(t, timeout); err != nil || idle != nil {
 		return idle, err
 	}
 	d := net.Dialer{Timeout: timeout, KeepAlive: 30 * time.Second}
-	nc, err := d.Dial(t.Network(), t.Address())
+	nc, err := d.DialContext(ctx, t.Network(), t.Address())
 	if err != nil {
 		p.release(p.stack(t))
 		return nil, fmt.Errorf("%w: %w", protocol.ErrUpstreamConnect, err)

@@ -118,4 +118,12 @@
 // any response byte) is replaced by a new dial once, if the request is
 // idempotent and its whole body went out in the first write, or if the
 // first write itself failed.
+//
+// # Client for the net/http side
+//
+// ConnPool.RoundTrip is an http.RoundTripper-like client over the same
+// pool for the requests net/http serves (HTTP/2, HTTP/3, routes with
+// middleware): bodyless only (DirectOK), on the caller's goroutine, with
+// http.ReadResponse for the response and the connection given back when
+// the body has been read to its end (roundtrip.go says why).
 package engine

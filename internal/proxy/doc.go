@@ -8,5 +8,8 @@
 //
 // This is the net/http path, built on httputil.ReverseProxy with Rewrite;
 // the own HTTP/1.1 engine (internal/engine) applies the same protocol rules
-// from internal/protocol.
+// from internal/protocol. Bodyless requests to plain HTTP/1.1 upstreams
+// are sent by the engine's client when Options.Direct is set (the runtime
+// sets it; docs/architecture.md says when), the rest by the pool's
+// http.Transport.
 package proxy

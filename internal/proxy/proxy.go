@@ -57,6 +57,21 @@ type Options struct {
 	// Retries decides which failed tries are sent to another target; the
 	// zero value never retries.
 	Retries upstream.RetryPolicy
+	// Direct, when set, sends the requests it accepts (no body, no
+	// upgrade) instead of the pool's http.Transport: the own engine's
+	// HTTP/1.1 client, on the caller's goroutine (internal/engine,
+	// roundtrip.go). nil sends everything through the Transport.
+	Direct Direct
+}
+
+// Direct is an HTTP/1.1 client that sends some requests to a given target
+// (engine.ConnPool). Its errors follow the Transport's conventions:
+// connect failures wrap protocol.ErrUpstreamConnect, a cancelled request
+// fails with its context's cause.
+type Direct interface {
+	// Accepts reports whether RoundTrip can send req.
+	Accepts(req *http.Request) bool
+	RoundTrip(req *http.Request, t *upstream.Target) (*http.Response, error)
 }
 
 // handler is the forwarding http.Handler. Immutable after New.
@@ -68,6 +83,7 @@ type handler struct {
 	idHeader     string // canonical; "" = disabled
 	log          *slog.Logger
 	retries      upstream.RetryPolicy
+	direct       Direct // nil: Transport only
 	rp           *httputil.ReverseProxy
 }
 
@@ -92,6 +108,7 @@ func New(opts Options) (http.Handler, error) {
 		trusted:      opts.Trusted,
 		log:          opts.Logger,
 		retries:      opts.Retries,
+		direct:       opts.Direct,
 	}
 	if opts.RequestIDHeader != "" {
 		if !validFieldName(opts.RequestIDHeader) {

@@ -49,7 +49,13 @@ func (tt tryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 			req = req.WithContext(ctx)
 		}
 		start := time.Now()
-		res, err := h.pool.Transport().RoundTrip(req)
+		var res *http.Response
+		var err error
+		if h.direct != nil && h.direct.Accepts(req) {
+			res, err = h.direct.RoundTrip(req, x.target)
+		} else {
+			res, err = h.pool.Transport().RoundTrip(req)
+		}
 		x.tryTimer.Store(nil)
 		if tm != nil {
 			tm.Stop()

@@ -89,7 +89,7 @@ func Build(cfg *config.Config, prev *Runtime, opts Options) (*Runtime, error) {
 	env := middleware.Env{Logger: opts.Logger, Now: opts.Now, Cluster: clu, State: view, DryRun: opts.DryRun}
 	rt.routes = make([]compiledRoute, len(cfg.Routes))
 	for i := range cfg.Routes {
-		cr, rerrs := rt.buildRoute(i, &cfg.Routes[i], env)
+		cr, rerrs := rt.buildRoute(i, &cfg.Routes[i], env, view)
 		errs = append(errs, rerrs...)
 		rt.routes[i] = cr
 		if err := rt.buildNative(i, &cfg.Routes[i], view); err != nil {
@@ -182,7 +182,7 @@ func routePath(i int) string { return "$.routes[" + strconv.Itoa(i) + "]" }
 
 // buildRoute compiles one route's terminal handler and wraps it in its
 // middleware, last entry innermost, so the chain runs in config order.
-func (rt *Runtime) buildRoute(i int, rc *config.Route, env middleware.Env) (compiledRoute, config.ErrorList) {
+func (rt *Runtime) buildRoute(i int, rc *config.Route, env middleware.Env, view *stateView) (compiledRoute, config.ErrorList) {
 	cfg := rt.cfg
 	cr := compiledRoute{name: rc.Name}
 	for _, m := range rc.Match.Methods {
@@ -205,6 +205,10 @@ func (rt *Runtime) buildRoute(i int, rc *config.Route, env middleware.Env) (comp
 			return cr, errs
 		}
 		preserve := rc.PreserveHost == nil || *rc.PreserveHost
+		var direct proxy.Direct
+		if direct, err = rt.directClient(pool, view); err != nil {
+			return cr, config.AsErrorList(err, cfg.Pos(routePath(i)))
+		}
 		h, err = proxy.New(proxy.Options{
 			Pool:         pool,
 			PreserveHost: preserve,
@@ -218,6 +222,7 @@ func (rt *Runtime) buildRoute(i int, rc *config.Route, env middleware.Env) (comp
 			RequestIDHeader: rt.ridHeader,
 			Logger:          rt.logger,
 			Retries:         rt.retryPolicy(rc),
+			Direct:          direct,
 		})
 	case rc.Redirect != nil:
 		cr.terminal = "redirect"

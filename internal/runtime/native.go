@@ -10,6 +10,7 @@ import (
 	"github.com/gatehouse-proxy/gatehouse/internal/engine"
 	"github.com/gatehouse-proxy/gatehouse/internal/observe"
 	"github.com/gatehouse-proxy/gatehouse/internal/protocol"
+	"github.com/gatehouse-proxy/gatehouse/internal/proxy"
 	"github.com/gatehouse-proxy/gatehouse/internal/route"
 	"github.com/gatehouse-proxy/gatehouse/internal/upstream"
 )
@@ -138,6 +139,24 @@ func (rt *Runtime) buildNative(i int, rc *config.Route, view *stateView) error {
 	rt.native[i] = &nativeRoute{rt: rt, name: rc.Name, proxy: ph}
 	rt.hasNative = true
 	return nil
+}
+
+// directClient returns the own engine's HTTP/1.1 client for pool's
+// bodyless requests on the net/http side (HTTP/2, HTTP/3, routes with
+// middleware), or nil to send them all through the pool's Transport: for
+// targets other than plain HTTP/1.1, and when max_conns_per_target is set,
+// whose bound each client keeps for its own connections (a second client
+// would let the two together open twice as many).
+func (rt *Runtime) directClient(pool *upstream.Pool, view *stateView) (proxy.Direct, error) {
+	uc := rt.cfg.Upstreams[pool.Name()]
+	if uc.MaxConnsPerTarget > 0 || !pool.HTTP1Only() {
+		return nil, nil
+	}
+	cp, err := sharedConnPool(view, pool, uc)
+	if err != nil {
+		return nil, err
+	}
+	return cp, nil
 }
 
 // sharedConnPool is the own engine's connection pool for pool, kept across

@@ -30,6 +30,10 @@ func WithConnectTimeout(ctx context.Context, d time.Duration) context.Context {
 	return context.WithValue(ctx, connectTimeoutKey{}, d)
 }
 
+// ConnectTimeout returns the bound WithConnectTimeout put into ctx (0:
+// none), for clients other than the pool's Transport.
+func ConnectTimeout(ctx context.Context) time.Duration { return connectTimeout(ctx) }
+
 func connectTimeout(ctx context.Context) time.Duration {
 	d, _ := ctx.Value(connectTimeoutKey{}).(time.Duration)
 	return d

@@ -240,14 +240,23 @@ func (p *Pool) Pick(pc *PickContext) (*Target, error) {
 // timeout found with WithConnectTimeout.
 func (p *Pool) Transport() http.RoundTripper { return p.transport }
 
-// NativeOK reports whether the own HTTP/1.1 engine can serve routes to
-// this pool: HTTP/1.1 targets, and a policy that needs neither the full
-// request (placeholder hash keys) nor response edits (sticky cookies).
-func (p *Pool) NativeOK() bool {
+// HTTP1Only reports whether every target speaks plain HTTP/1.1 (http://
+// or unix), so the own engine's client can reach them.
+func (p *Pool) HTTP1Only() bool {
 	for _, t := range p.set.Load().list {
 		if t.scheme != "http" {
 			return false
 		}
+	}
+	return true
+}
+
+// NativeOK reports whether the own HTTP/1.1 engine can serve routes to
+// this pool: HTTP/1.1 targets, and a policy that needs neither the full
+// request (placeholder hash keys) nor response edits (sticky cookies).
+func (p *Pool) NativeOK() bool {
+	if !p.HTTP1Only() {
+		return false
 	}
 	switch p.policyName {
 	case config.PolicyCookie:
