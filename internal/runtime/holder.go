@@ -68,6 +68,9 @@ func (h *Holder) Close(ctx context.Context) error {
 // ServeHTTP serves r with the current Runtime. The Runtime is pinned for the
 // whole request, so a reload mid-request changes nothing for it.
 func (h *Holder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.ProtoMajor >= 2 {
+		growStack(0)
+	}
 	rt := h.pin()
 	defer rt.release()
 	rt.ServeHTTP(w, r)
