@@ -157,15 +157,10 @@ func (p *ConnPool) put(uc *upConn, now time.Time) {
 	s.mu.Unlock()
 }
 
-// dial opens a new connection to t within timeout (0: no bound). Errors
-// wrap protocol.ErrUpstreamConnect (so StatusFor gives 502, or 504 for a
-// timeout).
-func (p *ConnPool) dial(t *upstream.Target, timeout time.Duration) (*upConn, error) {
-	return p.dialContext(context.Background(), t, timeout)
-}
-
-// dialContext is dial that also gives up when ctx is done.
-func (p *ConnPool) dialContext(ctx context.Context, t *upstream.Target, timeout time.Duration) (*upConn, error) {
+// dial opens a new connection to t within timeout (0: no bound) or until
+// ctx is done. Errors wrap protocol.ErrUpstreamConnect (so StatusFor gives
+// 502, or 504 for a timeout).
+func (p *ConnPool) dial(ctx context.Context, t *upstream.Target, timeout time.Duration) (*upConn, error) {
 	if idle, err := p.reserve(t, timeout); err != nil || idle != nil {
 		return idle, err
 	}

@@ -117,7 +117,7 @@ func (h *ProxyHandler) ServeEngine(w *ResponseWriter, r *Request) {
 		}
 		firstTry = false
 		if uc == nil {
-			uc, err = h.conns.dial(t, h.t.Connect)
+			uc, err = h.conns.dial(context.Background(), t, h.t.Connect)
 			// A connect (or a wait for a free connection slot) can take
 			// long: the try's deadlines start after it. tryStart stays
 			// before it, so the latency reported includes the connect.

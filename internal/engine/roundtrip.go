@@ -91,7 +91,7 @@ func (p *ConnPool) RoundTrip(req *http.Request, t *upstream.Target) (*http.Respo
 	uc := p.get(t, time.Time{})
 	for {
 		if uc == nil {
-			if uc, err = p.dialContext(ctx, t, connect); err != nil {
+			if uc, err = p.dial(ctx, t, connect); err != nil {
 				return nil, err
 			}
 		}
