@@ -15,7 +15,9 @@ build:
 # (unit, fuzz seeds, end-to-end against the real binary) under the race
 # detector; the end-to-end suite runs once more on net/http's HTTP/1.1
 # server (E2E_ENGINE=nethttp; the default is the own engine), so both
-# engines pass the same tests. Linux is the target (splice, raw socket
+# engines pass the same tests, and the net/http proxy's tests run once more
+# with the engine's client for the requests it takes (PROXY_DIRECT=1).
+# Linux is the target (splice, raw socket
 # I/O); the module must still build and vet for macOS, where developers
 # run it (splice_other.go).
 test: test-deps
@@ -25,6 +27,7 @@ test: test-deps
 	GOOS=darwin GOARCH=arm64 $(GO) vet $(PKGS)
 	$(GO) test -race -count=1 -timeout 20m $(PKGS)
 	E2E_ENGINE=nethttp $(GO) test -race -count=1 -timeout 10m ./test/e2e/
+	PROXY_DIRECT=1 $(GO) test -race -count=1 -timeout 5m ./internal/proxy/
 
 test-deps:
 	./scripts/test-deps.sh

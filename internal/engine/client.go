@@ -181,6 +181,12 @@ func (p *ConnPool) dial(ctx context.Context, t *upstream.Target, timeout time.Du
 	return uc, nil
 }
 
+// closedByPeer reports whether the backend closed uc (or wrote to it)
+// while it idled in the pool; false when it cannot tell (no descriptor).
+func (uc *upConn) closedByPeer() bool {
+	return uc.io.rc != nil && uc.io.peekIdle()
+}
+
 // read is nc.Read through raw system calls when nc has a descriptor.
 func (uc *upConn) read(p []byte) (int, error) {
 	if uc.io.rc != nil {

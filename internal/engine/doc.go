@@ -123,7 +123,8 @@
 //
 // ConnPool.RoundTrip is an http.RoundTripper-like client over the same
 // pool for the requests net/http serves (HTTP/2, HTTP/3, routes with
-// middleware): bodyless only (DirectOK), on the caller's goroutine, with
+// middleware): no body or a small one of known length, read whole
+// (DirectOK), on the caller's goroutine, with
 // http.ReadResponse for the response and the connection given back when
 // the body has been read to its end (roundtrip.go says why).
 package engine

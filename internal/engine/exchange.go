@@ -105,6 +105,13 @@ func (h *ProxyHandler) ServeEngine(w *ResponseWriter, r *Request) {
 	mayRepeat := bodyInHead && h.retries.MayRepeat(r.Method)
 
 	uc := h.conns.get(t, x.clock)
+	if uc != nil && !replayable && uc.closedByPeer() {
+		// A request that cannot be sent twice must not find out by
+		// failing that the backend closed the pooled connection while
+		// it idled: one peek (roundtrip.go does the same).
+		h.conns.close(uc)
+		uc = nil
+	}
 	var rb []byte
 	var hl int
 	firstTry := true

@@ -46,6 +46,7 @@ const (
 	opWrite
 	opSpliceIn
 	opSpliceOut
+	opPeek
 )
 
 // call is the RawConn callback: false means "wait until ready, then call
@@ -58,6 +59,9 @@ func (f *fdIO) call(fd uintptr) bool {
 		return f.writeCB(fd)
 	case opSpliceIn:
 		return f.spliceInCB(fd)
+	case opPeek:
+		f.peekCB(fd)
+		return true
 	default:
 		return f.spliceOutCB(fd)
 	}
@@ -146,6 +150,41 @@ func (f *fdIO) push(fd uintptr, want int, name string, some func(*fdIO, uintptr)
 		}
 	}
 	return true
+}
+
+// peekIdle reports whether the peer closed the connection, or sent bytes
+// nobody asked for, while it idled: one non-blocking MSG_PEEK, no wait.
+// false when the connection is as it was left (nothing to read yet).
+func (f *fdIO) peekIdle() bool {
+	f.op, f.n, f.err = opPeek, 0, nil
+	if err := f.rc.Read(f.fn); err != nil {
+		return true
+	}
+	return f.err != nil || f.n != 0
+}
+
+// peekCB sets f.n to 1 when a byte or the end of the stream is there
+// (recv returns 0 at EOF), f.err on a socket error, and leaves both zero
+// when the socket has nothing (EAGAIN).
+func (f *fdIO) peekCB(fd uintptr) {
+	var b [1]byte
+	for {
+		_, _, e := syscall.RawSyscall6(syscall.SYS_RECVFROM, fd, uintptr(unsafe.Pointer(&b[0])), 1,
+			syscall.MSG_PEEK|syscall.MSG_DONTWAIT, 0, 0)
+		switch e {
+		case 0:
+			// A byte, or the end of the stream (recv returned 0):
+			// either way not the connection as it was left.
+			f.n = 1
+			return
+		case syscall.EINTR:
+			continue
+		case syscall.EAGAIN:
+			return
+		}
+		f.err = os.NewSyscallError("recvfrom", e)
+		return
+	}
 }
 
 // errNoPipe: splice is not available (no pipe could be made, a descriptor

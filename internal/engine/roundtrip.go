@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptrace"
 	"net/textproto"
+	"strconv"
 	"sync"
 	"time"
 
@@ -20,7 +21,7 @@ import (
 )
 
 // This file lets the net/http side of Gatehouse (HTTP/2 and HTTP/3
-// clients, routes with middleware) send requests without a body through
+// clients, routes with middleware) send requests without a large body through
 // the engine's connection pool instead of http.Transport. Transport runs
 // every exchange on two goroutines of its own (a write loop and a read
 // loop) and hands the request and response between them and the caller
@@ -29,13 +30,17 @@ import (
 // the head, read the response head, hand the body over; the connection
 // goes back to the pool when the body has been read to its end.
 //
-// Only bodyless requests come here (DirectOK): an upload needs the body
-// written while the response is read (a backend may answer early), which
-// is what Transport's two loops are for, and uploads are not the hot path.
+// Requests without a body, or with a small body of known length, come
+// here (DirectOK): the body is read whole before it is sent with the head
+// in one write, as nginx buffers request bodies by default. A larger or
+// streamed upload needs the body written while the response is read (a
+// backend may answer early), which is what Transport's two loops are for;
+// so do an Expect: 100-continue (the client waits for the backend's
+// answer) and upgrades.
 
-// max1xx bounds the interim responses read before the final one, as
-// http.Transport does (5): a backend sending 1xx forever is broken.
-const max1xx = 5
+// maxDirectBody is the largest request body RoundTrip takes (read whole
+// before it is sent): an API call's JSON, not an upload.
+const maxDirectBody = 64 << 10
 
 // directReadBuf is the response reader's buffer, as the pool's Transport
 // (ReadBufferSize): a larger read of the body bypasses it.
@@ -44,8 +49,6 @@ const directReadBuf = 32 << 10
 var (
 	// errDirectHead: the backend's response head was over maxRespHead.
 	errDirectHead = fmt.Errorf("upstream response head over %d bytes", maxRespHead)
-	// errDirect1xx: more than max1xx interim responses.
-	errDirect1xx = errors.New("too many 1xx responses from upstream")
 	// errDirect101: a protocol switch nobody asked for (DirectOK keeps
 	// upgrades on Transport).
 	errDirect101 = errors.New("upstream switched protocols without an upgrade request")
@@ -59,9 +62,17 @@ var (
 )
 
 // DirectOK reports whether RoundTrip can send req: no body (the proxy
-// drops the body of a request with Content-Length 0) and no upgrade.
+// drops the body of a request with Content-Length 0) or one of known
+// length up to maxDirectBody, no Expect and no upgrade.
 func DirectOK(req *http.Request) bool {
-	return req.Body == nil && req.ContentLength == 0 && len(req.Header["Upgrade"]) == 0
+	if req.Body == nil {
+		if req.ContentLength != 0 {
+			return false
+		}
+	} else if req.ContentLength <= 0 || req.ContentLength > maxDirectBody {
+		return false
+	}
+	return len(req.Header["Upgrade"]) == 0 && len(req.Header["Expect"]) == 0
 }
 
 // RoundTrip sends req (DirectOK) to t over one of the pool's connections
@@ -73,7 +84,7 @@ func DirectOK(req *http.Request) bool {
 // upstream.WithConnectTimeout put into the context.
 func (p *ConnPool) RoundTrip(req *http.Request, t *upstream.Target) (*http.Response, error) {
 	if !DirectOK(req) {
-		return nil, fmt.Errorf("%w: has a body or asks for an upgrade", errDirectRequest)
+		return nil, fmt.Errorf("%w: a body of unknown or large size, an expectation or an upgrade", errDirectRequest)
 	}
 	ctx := req.Context()
 	hp := directHeads.Get().(*[]byte)
@@ -88,10 +99,31 @@ func (p *ConnPool) RoundTrip(req *http.Request, t *upstream.Target) (*http.Respo
 	if connect <= 0 {
 		connect = time.Duration(config.DefaultConnectTimeout)
 	}
+	if req.Body != nil {
+		// Read before a connection is taken, so that a slow upload does
+		// not leave a pooled connection to go stale meanwhile. The proxy
+		// hands over bodies it has read into memory already
+		// (internal/proxy/retry.go), so this does not wait.
+		head, err = appendDirectBody(head, req)
+		*hp = head[:0]
+		if err != nil {
+			return nil, err
+		}
+	}
 	uc := p.get(t, time.Time{})
+	if uc != nil && !replayable && uc.closedByPeer() {
+		// A request that cannot be sent twice must not find out by
+		// failing that the backend closed the connection while it idled
+		// (http.Transport learns it from its read loop): one peek.
+		p.close(uc)
+		uc = nil
+	}
 	for {
 		if uc == nil {
 			if uc, err = p.dial(ctx, t, connect); err != nil {
+				if ctx.Err() != nil {
+					return nil, context.Cause(ctx)
+				}
 				return nil, err
 			}
 		}
@@ -127,7 +159,7 @@ func (p *ConnPool) exchange(ctx context.Context, req *http.Request, uc *upConn, 
 	cr := &directConn{uc: uc, left: maxRespHead}
 	br := directReaders.Get().(*bufio.Reader)
 	br.Reset(cr)
-	res, err := readDirectResponse(ctx, br, req)
+	res, err := readDirectResponse(ctx, br, cr, req)
 	if err != nil {
 		stop()
 		br.Reset(nil)
@@ -148,10 +180,12 @@ func (p *ConnPool) exchange(ctx context.Context, req *http.Request, uc *upConn, 
 }
 
 // readDirectResponse reads the final response head, passing interim
-// responses to the request's trace (ReverseProxy forwards them).
-func readDirectResponse(ctx context.Context, br *bufio.Reader, req *http.Request) (*http.Response, error) {
+// responses to the request's trace (ReverseProxy forwards them). As in
+// http.Transport, the head bound covers all interim heads unless the trace
+// took them; then it starts over for each.
+func readDirectResponse(ctx context.Context, br *bufio.Reader, cr *directConn, req *http.Request) (*http.Response, error) {
 	trace := httptrace.ContextClientTrace(ctx)
-	for n := 0; ; n++ {
+	for {
 		res, err := http.ReadResponse(br, req)
 		if err != nil {
 			return nil, err
@@ -161,26 +195,23 @@ func readDirectResponse(ctx context.Context, br *bufio.Reader, req *http.Request
 			return nil, errDirect101
 		case res.StatusCode >= 200:
 			return res, nil
-		case n == max1xx:
-			return nil, errDirect1xx
-		}
-		if res.StatusCode == http.StatusContinue && trace != nil && trace.Got100Continue != nil {
-			trace.Got100Continue()
 		}
 		if trace != nil && trace.Got1xxResponse != nil {
 			if err := trace.Got1xxResponse(res.StatusCode, textproto.MIMEHeader(res.Header)); err != nil {
 				return nil, err
 			}
+			cr.left = maxRespHead
 		}
 	}
 }
 
 // appendDirectHead appends req's HTTP/1.1 request head to b. It writes
-// what http.Transport would for a bodyless request: the request line with
-// the URL's path and query, Host, the header fields (User-Agent only when
-// not empty: ReverseProxy sets it empty to mean "none"), Content-Length: 0
-// for methods other than GET and HEAD, and refuses a field name or value
-// that could split the head (RFC 9110 §5.1, §5.5).
+// what http.Transport would: the request line with the URL's path and
+// query, Host, the header fields (User-Agent only when not empty:
+// ReverseProxy sets it empty to mean "none"), the body's Content-Length
+// (0 for POST, PUT and PATCH without a body, as Transport: servers
+// expect one there), and refuses a
+// field name or value that could split the head (RFC 9110 §5.1, §5.5).
 func appendDirectHead(b []byte, req *http.Request) ([]byte, error) {
 	u := req.URL
 	host := req.Host
@@ -231,13 +262,25 @@ func appendDirectHead(b []byte, req *http.Request) ([]byte, error) {
 			b = append(b, "\r\n"...)
 		}
 	}
-	if req.Method != http.MethodGet && req.Method != http.MethodHead {
+	switch {
+	case req.ContentLength > 0:
+		b = append(b, "Content-Length: "...)
+		b = strconv.AppendInt(b, req.ContentLength, 10)
+		b = append(b, "\r\n"...)
+	case req.Method == http.MethodPost || req.Method == http.MethodPut || req.Method == http.MethodPatch:
 		b = append(b, "Content-Length: 0\r\n"...)
 	}
 	if req.Close {
 		b = append(b, "Connection: close\r\n"...)
 	}
 	return append(b, "\r\n"...), nil
+}
+
+// appendDirectBody appends req's whole body (ContentLength bytes) to b and
+// closes it (protocol.AppendContent says what a wrong length gives).
+func appendDirectBody(b []byte, req *http.Request) ([]byte, error) {
+	defer req.Body.Close()
+	return protocol.AppendContent(b, req.Body, int(req.ContentLength))
 }
 
 // validMethod: a method is a token (RFC 9110 §9.1), as a field name is.

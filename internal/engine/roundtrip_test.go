@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptrace"
 	"net/textproto"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -111,13 +112,72 @@ func TestDirectOK(t *testing.T) {
 	}{
 		{"get", &http.Request{Method: "GET", Header: http.Header{}}, true},
 		{"delete without body", &http.Request{Method: "DELETE", Header: http.Header{}}, true},
-		{"body", &http.Request{Method: "POST", Header: http.Header{}, Body: body, ContentLength: 1}, false},
+		{"small body", &http.Request{Method: "POST", Header: http.Header{}, Body: body, ContentLength: 1}, true},
+		{"body at the bound", &http.Request{Method: "POST", Header: http.Header{}, Body: body, ContentLength: maxDirectBody}, true},
+		{"body over the bound", &http.Request{Method: "POST", Header: http.Header{}, Body: body, ContentLength: maxDirectBody + 1}, false},
 		{"body of unknown length", &http.Request{Method: "POST", Header: http.Header{}, Body: body, ContentLength: -1}, false},
+		{"length without a body", &http.Request{Method: "POST", Header: http.Header{}, ContentLength: 1}, false},
+		{"expect", &http.Request{Method: "POST", Header: http.Header{"Expect": {"100-continue"}}, Body: body, ContentLength: 1}, false},
 		{"upgrade", &http.Request{Method: "GET", Header: http.Header{"Upgrade": {"websocket"}}}, false},
 	} {
 		if got := DirectOK(tc.r); got != tc.want {
 			t.Errorf("%s: DirectOK = %v, want %v", tc.name, got, tc.want)
 		}
+	}
+}
+
+// countingBody records whether it was read and whether it saw its end.
+type countingBody struct {
+	r        io.Reader
+	reads    int
+	sawEOF   bool
+	isClosed bool
+}
+
+func (b *countingBody) Read(p []byte) (int, error) {
+	b.reads++
+	n, err := b.r.Read(p)
+	if err == io.EOF {
+		b.sawEOF = true
+	}
+	return n, err
+}
+
+func (b *countingBody) Close() error { b.isClosed = true; return nil }
+
+func TestRoundTripSendsASmallBody(t *testing.T) {
+	heads := make(chan string, 1)
+	addr := scriptedBackend(t, func(c net.Conn, br *bufio.Reader) {
+		h, err := readHead(br)
+		if err != nil {
+			return
+		}
+		body := make([]byte, 13)
+		if _, err := io.ReadFull(br, body); err != nil {
+			return
+		}
+		heads <- h + string(body)
+		io.WriteString(c, "HTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\nok")
+	})
+	d := newDirectRig(t, addr)
+	r := d.req(t, context.Background(), "POST", "/v1/chat")
+	cb := &countingBody{r: strings.NewReader(`{"model":"x"}`)}
+	r.Body, r.ContentLength = cb, 13
+	r.Header.Set("Content-Type", "application/json")
+	res, body := d.do(t, r)
+	if res.StatusCode != 201 || body != "ok" {
+		t.Fatalf("status %d body %q", res.StatusCode, body)
+	}
+	got := <-heads
+	if !strings.HasPrefix(got, "POST /v1/chat HTTP/1.1\r\n") || !strings.Contains(got, "\r\nContent-Length: 13\r\n") ||
+		!strings.HasSuffix(got, "\r\n\r\n{\"model\":\"x\"}") {
+		t.Fatalf("backend got %q", got)
+	}
+	if !cb.sawEOF || !cb.isClosed {
+		t.Errorf("body read to its end %v, closed %v: the end of the upload was not seen", cb.sawEOF, cb.isClosed)
+	}
+	if d.p.Idle(d.t) != 1 {
+		t.Fatal("connection not pooled after the exchange")
 	}
 }
 
@@ -182,7 +242,7 @@ func TestRoundTripExchangesAndReuses(t *testing.T) {
 }
 
 func TestRoundTripSendsContentLengthZeroLikeTransport(t *testing.T) {
-	heads := make(chan string, 2)
+	heads := make(chan string, 1)
 	addr := scriptedBackend(t, func(c net.Conn, br *bufio.Reader) {
 		for {
 			h, err := readHead(br)
@@ -194,16 +254,64 @@ func TestRoundTripSendsContentLengthZeroLikeTransport(t *testing.T) {
 		}
 	})
 	d := newDirectRig(t, addr)
-	for _, m := range []string{"GET", "DELETE"} {
+	// transfer.go's shouldSendContentLength: servers expect one on POST,
+	// PUT and PATCH; RFC 9110 §8.6: not on requests without content else.
+	for m, want := range map[string]bool{"GET": false, "HEAD": false, "DELETE": false, "OPTIONS": false, "POST": true, "PUT": true, "PATCH": true} {
 		d.do(t, d.req(t, context.Background(), m, "/"))
 		h := <-heads
-		has := strings.Contains(h, "\r\nContent-Length: 0\r\n")
-		if has != (m != "GET") {
-			t.Errorf("%s head %q: Content-Length: 0 present = %v", m, h, has)
+		if has := strings.Contains(h, "\r\nContent-Length: 0\r\n"); has != want {
+			t.Errorf("%s head %q: Content-Length: 0 present = %v, want %v", m, h, has, want)
 		}
 		if strings.Contains(h, "User-Agent") {
 			t.Errorf("%s head carries a User-Agent nobody set: %q", m, h)
 		}
+	}
+}
+
+// A request that cannot be repeated (POST) must not be sent on a pooled
+// connection the backend has closed: the peek finds the close, and a new
+// connection carries it.
+func TestRoundTripPOSTAvoidsAClosedPooledConnection(t *testing.T) {
+	closed := make(chan struct{}, 4)
+	var served atomic.Int32
+	addr := scriptedBackend(t, func(c net.Conn, br *bufio.Reader) {
+		h, err := readHead(br)
+		if err != nil {
+			return
+		}
+		if strings.HasPrefix(h, "POST") {
+			io.CopyN(io.Discard, br, 7)
+		}
+		served.Add(1)
+		// Answer without "Connection: close", then close at once: a
+		// backend whose keep-alive timeout is shorter than the pool's.
+		io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+		c.Close()
+		closed <- struct{}{}
+	})
+	d := newDirectRig(t, addr)
+	d.do(t, d.req(t, context.Background(), "GET", "/"))
+	<-closed // the FIN is in the pooled connection's receive queue now (loopback)
+	if d.p.Idle(d.t) != 1 {
+		t.Fatal("connection not pooled")
+	}
+	r := d.req(t, context.Background(), "POST", "/")
+	r.Body, r.ContentLength = io.NopCloser(strings.NewReader(`{"a":1}`)), 7
+	res, body := d.do(t, r)
+	if res.StatusCode != 200 || body != "ok" || served.Load() != 2 {
+		t.Fatalf("status %d body %q served %d", res.StatusCode, body, served.Load())
+	}
+}
+
+// A request whose context ends before it has a connection fails with the
+// context's cause, not as a connect failure of the target.
+func TestRoundTripCancelledWhileDialling(t *testing.T) {
+	d := newDirectRig(t, "127.0.0.1:9") // discard port: nothing listens
+	cause := errors.New("client went away")
+	ctx, cancel := context.WithCancelCause(context.Background())
+	cancel(cause)
+	if _, err := d.p.RoundTrip(d.req(t, ctx, "GET", "/"), d.t); !errors.Is(err, cause) {
+		t.Fatalf("err = %v, want the context's cause", err)
 	}
 }
 
@@ -299,7 +407,7 @@ func TestRoundTripBrokenResponses(t *testing.T) {
 		want error // nil: any error
 	}{
 		{"head too large", "HTTP/1.1 200 OK\r\nX-Big: " + strings.Repeat("a", maxRespHead) + "\r\n\r\n", errDirectHead},
-		{"endless 1xx", strings.Repeat("HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n", max1xx+1) + "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", errDirect1xx},
+		{"1xx heads over the bound without a trace", strings.Repeat("HTTP/1.1 102 Processing\r\nX-Pad: "+strings.Repeat("p", 64<<10)+"\r\n\r\n", 17) + "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", errDirectHead},
 		{"unasked 101", "HTTP/1.1 101 Switching Protocols\r\nUpgrade: x\r\nConnection: upgrade\r\n\r\n", errDirect101},
 		{"garbage", "SSH-2.0-OpenSSH\r\n\r\n", nil},
 		{"closed before answering", "", nil},
@@ -322,21 +430,25 @@ func TestRoundTripBrokenResponses(t *testing.T) {
 }
 
 func TestRoundTripInterimResponsesReachTheTrace(t *testing.T) {
+	// Eight interim heads of 200 KiB each: over the 1 MiB head bound
+	// together, but each was handed to the trace, which then bounds them
+	// (as http.Transport: a WebDAV server may send 102 for long).
+	interim := "HTTP/1.1 102 Processing\r\nX-Pad: " + strings.Repeat("p", 200<<10) + "\r\n\r\n"
 	addr := scriptedBackend(t, func(c net.Conn, br *bufio.Reader) {
 		readHead(br)
 		io.WriteString(c, "HTTP/1.1 103 Early Hints\r\nLink: </style.css>; rel=preload\r\n\r\n"+
-			"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+			strings.Repeat(interim, 8)+"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
 	})
 	d := newDirectRig(t, addr)
 	var got []string
 	ctx := httptrace.WithClientTrace(context.Background(), &httptrace.ClientTrace{
 		Got1xxResponse: func(code int, h textproto.MIMEHeader) error {
-			got = append(got, h.Get("Link"))
+			got = append(got, strconv.Itoa(code)+" "+h.Get("Link"))
 			return nil
 		},
 	})
 	res, body := d.do(t, d.req(t, ctx, "GET", "/"))
-	if res.StatusCode != 200 || body != "ok" || len(got) != 1 || got[0] != "</style.css>; rel=preload" {
+	if res.StatusCode != 200 || body != "ok" || len(got) != 9 || got[0] != "103 </style.css>; rel=preload" || got[8] != "102 " {
 		t.Fatalf("status %d body %q interim %q", res.StatusCode, body, got)
 	}
 }
@@ -376,10 +488,23 @@ func TestRoundTripRefusesWhatCouldSplitTheHead(t *testing.T) {
 			t.Errorf("%s: err = %v", name, err)
 		}
 	}
-	r := d.req(t, context.Background(), "POST", "/")
-	r.Body, r.ContentLength = io.NopCloser(strings.NewReader("x")), 1
-	if _, err := d.p.RoundTrip(r, d.t); !errors.Is(err, errDirectRequest) {
-		t.Errorf("request with a body: err = %v", err)
+	for name, tc := range map[string]struct {
+		body string
+		n    int64
+	}{
+		"body longer than its length":  {"xy", 1},
+		"body shorter than its length": {"x", 5},
+		"body too large":               {"x", maxDirectBody + 1},
+	} {
+		r := d.req(t, context.Background(), "POST", "/")
+		r.Body, r.ContentLength = io.NopCloser(strings.NewReader(tc.body)), tc.n
+		want := protocol.ErrContentLength
+		if tc.n > maxDirectBody {
+			want = errDirectRequest
+		}
+		if _, err := d.p.RoundTrip(r, d.t); !errors.Is(err, want) {
+			t.Errorf("%s: err = %v, want %v", name, err, want)
+		}
 	}
 	if got.Load() != 0 {
 		t.Fatalf("%d refused requests reached the backend", got.Load())

@@ -196,6 +196,32 @@ func TestStalePooledConnRetried(t *testing.T) {
 	}
 }
 
+// A POST cannot be sent twice, so it must not go out on a pooled
+// connection the backend closed while it idled: the engine peeks before
+// using one, and a new connection carries the request.
+func TestPOSTAvoidsAClosedPooledConn(t *testing.T) {
+	closed := make(chan struct{}, 4)
+	addr := rawUpstream(t, func(c net.Conn) {
+		// No "Connection: close": a backend whose keep-alive timeout is
+		// shorter than the pool's, closing right after.
+		_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+		_ = c.Close()
+		closed <- struct{}{}
+	})
+	r := newRig(t, addr, rigOptions{})
+	c := dial(t, r.addr)
+	c.send("GET / HTTP/1.1\r\nHost: h\r\n\r\n")
+	if res, body := c.read("GET"); res.StatusCode != 200 || body != "ok" {
+		t.Fatalf("GET: %d %q", res.StatusCode, body)
+	}
+	<-closed // on loopback the FIN is queued on the pooled connection now
+	waitFor(t, "pooled connection", func() bool { return r.conns.Idle(r.pool.Targets()[0]) == 1 })
+	c.send("POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 2\r\n\r\nhi")
+	if res, body := c.read("POST"); res.StatusCode != 200 || body != "ok" {
+		t.Fatalf("POST on a closed pooled connection: %d %q", res.StatusCode, body)
+	}
+}
+
 // A slow client body is not the backend's time: with a small body buffered
 // for retries, the response-header wait starts once the request is sent,
 // not when the request arrived. (The exchange reuses one clock reading

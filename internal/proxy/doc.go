@@ -8,8 +8,8 @@
 //
 // This is the net/http path, built on httputil.ReverseProxy with Rewrite;
 // the own HTTP/1.1 engine (internal/engine) applies the same protocol rules
-// from internal/protocol. Bodyless requests to plain HTTP/1.1 upstreams
-// are sent by the engine's client when Options.Direct is set (the runtime
-// sets it; docs/architecture.md says when), the rest by the pool's
-// http.Transport.
+// from internal/protocol. Requests without a body or with a small one to
+// plain HTTP/1.1 upstreams are sent by the engine's client when
+// Options.Direct is set (the runtime sets it; docs/architecture.md says
+// when), the rest by the pool's http.Transport.
 package proxy

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"time"
 
 	"github.com/gatehouse-proxy/gatehouse/internal/protocol"
 )
@@ -42,17 +43,29 @@ func (h *handler) fail(w http.ResponseWriter, r *http.Request, x *exchange, err 
 		// socket): abort instead, so the connection is closed.
 		panic(http.ErrAbortHandler)
 	}
+	if !x.noBody && !x.uploadDone.Load() {
+		// A read of the client's body may still be blocked (the
+		// transport's, or bufferForDirect's), holding the body's lock,
+		// which net/http takes before it writes a response head: the
+		// error would wait for the client's next byte. Ending the read
+		// ends the connection after this response, which an unread
+		// body does anyway.
+		_ = http.NewResponseController(w).SetReadDeadline(time.Unix(1, 0))
+	}
 	h.writeError(w, status, x.info.ID)
 }
 
 // statusFor maps err, preferring our own timeout over whatever the transport
-// made of the cancellation, and a departed client over both.
+// made of the cancellation, and that over a departed client: when the
+// timeout fired during the upload, ending the body read (exchange.fire)
+// cancels the request's context in net/http, which then only follows
+// from the timeout.
 func (h *handler) statusFor(x *exchange, err error) int {
-	if x.parent != nil && x.parent.Err() != nil {
-		return protocol.StatusClientClosedRequest
-	}
 	if fired := x.firedErr(); fired != nil {
 		return protocol.StatusFor(fired)
+	}
+	if x.parent != nil && x.parent.Err() != nil {
+		return protocol.StatusClientClosedRequest
 	}
 	return protocol.StatusFor(err)
 }

@@ -56,7 +56,9 @@ type exchange struct {
 	buffered []byte
 	noBody   bool
 	upBytes  atomic.Int64
-	cancels  []context.CancelCauseFunc
+	// uploadDone: the client's body was read to its end (by whoever).
+	uploadDone atomic.Bool
+	cancels    []context.CancelCauseFunc
 	// tryTimer is the current try's per-try timeout, armed by uploadBody
 	// when the body has been sent (set and cleared by the request's
 	// goroutine, read by the transport's, hence atomic).
@@ -164,6 +166,16 @@ func (x *exchange) fire() {
 	}
 	x.fired = cause
 	x.cancel(cause)
+	if x.ph == phaseUpload {
+		// Cancelling does not end a read of the client's body blocked on
+		// a stalled client, and http.Transport waits for its write loop
+		// (which is in that read) until the backend answers: the 504
+		// would wait for the client. A read deadline in the past ends
+		// the read; the connection closes after the response, as with
+		// any unread body. finish cannot run meanwhile (x.mu), so the
+		// handler has not returned.
+		_ = http.NewResponseController(x.w).SetReadDeadline(time.Unix(1, 0))
+	}
 }
 
 func (x *exchange) firedErr() error {
@@ -223,6 +235,7 @@ func (b *uploadBody) Read(p []byte) (int, error) {
 	b.x.reading.Add(-1)
 	b.x.upBytes.Add(int64(n))
 	if err == io.EOF {
+		b.x.uploadDone.Store(true)
 		if tt := b.x.tryTimer.Load(); tt != nil {
 			tt.t.Reset(tt.d)
 		}

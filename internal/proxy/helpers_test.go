@@ -9,12 +9,14 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"os"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/gatehouse-proxy/gatehouse/internal/config"
+	"github.com/gatehouse-proxy/gatehouse/internal/engine"
 	"github.com/gatehouse-proxy/gatehouse/internal/observe"
 	"github.com/gatehouse-proxy/gatehouse/internal/upstream"
 )
@@ -34,6 +36,15 @@ func newFront(t testing.TB, opts Options) *testFront {
 	}
 	if opts.RequestIDHeader == "" {
 		opts.RequestIDHeader = "X-Request-ID"
+	}
+	if os.Getenv("PROXY_DIRECT") == "1" && opts.Direct == nil {
+		// The whole suite once more with the engine's client (make test).
+		cp, err := engine.NewConnPool(engine.PoolOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(cp.Close)
+		opts.Direct = cp
 	}
 	h, err := New(opts)
 	if err != nil {

@@ -57,8 +57,8 @@ type Options struct {
 	// Retries decides which failed tries are sent to another target; the
 	// zero value never retries.
 	Retries upstream.RetryPolicy
-	// Direct, when set, sends the requests it accepts (no body, no
-	// upgrade) instead of the pool's http.Transport: the own engine's
+	// Direct, when set, sends the requests it accepts (no body or a
+	// small one, no upgrade) instead of the pool's http.Transport: the own engine's
 	// HTTP/1.1 client, on the caller's goroutine (internal/engine,
 	// roundtrip.go). nil sends everything through the Transport.
 	Direct Direct

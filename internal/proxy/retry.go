@@ -26,6 +26,11 @@ func (tt tryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	h := tt.h
 	x := exchangeFrom(req.Context())
 	base := req.Context()
+	if h.direct != nil && req.Body != nil && x.buffered == nil && h.direct.Accepts(req) {
+		if err := x.bufferForDirect(base, req); err != nil {
+			return nil, err
+		}
+	}
 	for {
 		x.info.Tries++
 		ctx := base

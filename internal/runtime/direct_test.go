@@ -7,10 +7,11 @@ import (
 	"testing"
 )
 
-// Bodyless requests served by net/http (here HTTP/2 ones and a route with
-// middleware) go to a plain HTTP/1.1 upstream through the own engine's
-// client, whose pool then holds the connection; with max_conns_per_target
-// set, or with a body, they stay on net/http's Transport.
+// Requests served by net/http (here HTTP/2 ones on a route with
+// middleware) without a body or with a small one go to a plain HTTP/1.1
+// upstream through the own engine's client, whose pool then holds the
+// connection; with max_conns_per_target set, or with a large body, they
+// stay on net/http's Transport.
 func TestNetHTTPPathUsesTheEngineClient(t *testing.T) {
 	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, _ = w.Write([]byte("ok"))
@@ -26,7 +27,8 @@ func TestNetHTTPPathUsesTheEngineClient(t *testing.T) {
 	}{
 		{"GET over HTTP/2", "{targets: [\"" + addr + "\"]}", "GET", "", true},
 		{"DELETE without a body", "{targets: [\"" + addr + "\"]}", "DELETE", "", true},
-		{"POST with a body", "{targets: [\"" + addr + "\"]}", "POST", "x", false},
+		{"POST with a small body", "{targets: [\"" + addr + "\"]}", "POST", "x", true},
+		{"POST with a large body", "{targets: [\"" + addr + "\"]}", "POST", strings.Repeat("x", 100<<10), false},
 		{"max_conns_per_target set", "{targets: [\"" + addr + "\"], max_conns_per_target: 4}", "GET", "", false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
