@@ -183,8 +183,18 @@ func (p *ConnPool) dial(ctx context.Context, t *upstream.Target, timeout time.Du
 
 // closedByPeer reports whether the backend closed uc (or wrote to it)
 // while it idled in the pool; false when it cannot tell (no descriptor).
-func (uc *upConn) closedByPeer() bool {
-	return uc.io.rc != nil && uc.io.peekIdle()
+// now is a recent clock reading.
+func (uc *upConn) closedByPeer(now time.Time) bool {
+	if uc.io.rc == nil {
+		return false
+	}
+	if !uc.rdl.t.IsZero() && !uc.rdl.t.After(now) {
+		// A deadline an earlier exchange armed has passed while the
+		// connection idled: the peek would fail on it, not on the peer.
+		_ = uc.nc.SetReadDeadline(time.Time{})
+		uc.rdl.set(time.Time{})
+	}
+	return uc.io.peekIdle()
 }
 
 // read is nc.Read through raw system calls when nc has a descriptor.

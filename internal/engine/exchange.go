@@ -105,7 +105,7 @@ func (h *ProxyHandler) ServeEngine(w *ResponseWriter, r *Request) {
 	mayRepeat := bodyInHead && h.retries.MayRepeat(r.Method)
 
 	uc := h.conns.get(t, x.clock)
-	if uc != nil && !replayable && uc.closedByPeer() {
+	if uc != nil && !replayable && uc.closedByPeer(x.clock) {
 		// A request that cannot be sent twice must not find out by
 		// failing that the backend closed the pooled connection while
 		// it idled: one peek (roundtrip.go does the same).
@@ -229,8 +229,11 @@ func staleConnError(err error) bool {
 // the final head (and whatever followed it) and the head's length.
 func (h *ProxyHandler) send(w *ResponseWriter, r *Request, x *exchange, uc *upConn, hb []byte, bodyInHead bool) ([]byte, int, error) {
 	h.armWrite(uc, x, x.clock, h.t.Idle)
-	if _, err := uc.write(hb); err != nil {
-		return nil, 0, fmt.Errorf("%w: %w", errNothingSent, err)
+	if n, err := uc.write(hb); err != nil {
+		if n == 0 {
+			return nil, 0, fmt.Errorf("%w: %w", errNothingSent, err)
+		}
+		return nil, 0, err // part of it went out: the backend may act on it
 	}
 	var upErr error
 	if !bodyInHead {

@@ -111,7 +111,7 @@ func (p *ConnPool) RoundTrip(req *http.Request, t *upstream.Target) (*http.Respo
 		}
 	}
 	uc := p.get(t, time.Time{})
-	if uc != nil && !replayable && uc.closedByPeer() {
+	if uc != nil && !replayable && uc.closedByPeer(time.Now()) {
 		// A request that cannot be sent twice must not find out by
 		// failing that the backend closed the connection while it idled
 		// (http.Transport learns it from its read loop): one peek.
@@ -152,9 +152,12 @@ func (p *ConnPool) exchange(ctx context.Context, req *http.Request, uc *upConn, 
 	// timeouts cancel the context, which cuts any wait below.
 	uc.clearDeadlines()
 	stop := context.AfterFunc(ctx, func() { _ = uc.nc.SetDeadline(aLongTimeAgo) })
-	if _, err := uc.write(head); err != nil {
+	if n, err := uc.write(head); err != nil {
 		stop()
-		return nil, fmt.Errorf("%w: %w", errNothingSent, err)
+		if n == 0 {
+			return nil, fmt.Errorf("%w: %w", errNothingSent, err)
+		}
+		return nil, err
 	}
 	cr := &directConn{uc: uc, left: maxRespHead}
 	br := directReaders.Get().(*bufio.Reader)

@@ -524,3 +524,41 @@ func TestRoundTripConnectFailure(t *testing.T) {
 		t.Fatalf("err = %v, want ErrUpstreamConnect", err)
 	}
 }
+
+// The peek before a POST must not take a deadline an earlier exchange left
+// armed, now past, for a dead connection (a route with short timeouts
+// would dial anew for every POST).
+func TestPeekIgnoresAnExpiredDeadline(t *testing.T) {
+	var accepted atomic.Int32
+	addr := scriptedBackend(t, func(c net.Conn, br *bufio.Reader) {
+		accepted.Add(1)
+		for {
+			h, err := readHead(br)
+			if err != nil {
+				return
+			}
+			if strings.HasPrefix(h, "POST") {
+				io.CopyN(io.Discard, br, 1)
+			}
+			io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+		}
+	})
+	d := newDirectRig(t, addr)
+	d.do(t, d.req(t, context.Background(), "GET", "/"))
+	uc := d.p.get(d.t, time.Time{})
+	if uc == nil {
+		t.Fatal("connection not pooled")
+	}
+	past := time.Now().Add(-time.Second)
+	_ = uc.nc.SetReadDeadline(past)
+	uc.rdl.set(past)
+	d.p.put(uc, time.Time{})
+	r := d.req(t, context.Background(), "POST", "/")
+	r.Body, r.ContentLength = io.NopCloser(strings.NewReader("x")), 1
+	if res, body := d.do(t, r); res.StatusCode != 200 || body != "ok" {
+		t.Fatalf("%d %q", res.StatusCode, body)
+	}
+	if n := accepted.Load(); n != 1 {
+		t.Fatalf("the backend accepted %d connections: the healthy pooled one was taken for dead", n)
+	}
+}

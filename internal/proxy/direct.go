@@ -5,6 +5,7 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"time"
 
 	"github.com/gatehouse-proxy/gatehouse/internal/protocol"
 )
@@ -18,8 +19,9 @@ import (
 // The read runs in a goroutine so that the exchange's context (its upload
 // idle timeout, the client leaving) ends the wait at once, as
 // http.Transport returns while its write loop is still blocked reading the
-// body. A read left behind ends when net/http closes the body after the
-// handler returns.
+// body. The goroutine is cut and joined before this returns: nothing may
+// touch the body once the handler has returned (the runtime's read
+// timeout sets deadlines through it, which HTTP/2 does not survive then).
 func (x *exchange) bufferForDirect(ctx context.Context, req *http.Request) error {
 	type result struct {
 		b   []byte
@@ -31,17 +33,34 @@ func (x *exchange) bufferForDirect(ctx context.Context, req *http.Request) error
 		b, err := protocol.AppendContent(nil, body, n)
 		done <- result{b, err}
 	}()
+	var r result
 	select {
-	case r := <-done:
-		if r.err != nil {
-			return r.err
-		}
-		x.buffered = r.b
+	case r = <-done:
 	case <-ctx.Done():
+		// Usually fire has cut the read already; cut again until it
+		// ends, because a reader in the chain may set a deadline of its
+		// own between two reads (server.read_timeout does).
+		tick := time.NewTicker(cutAgain)
+		defer tick.Stop()
+		for waiting := true; waiting; {
+			_ = x.cutUpload()
+			select {
+			case <-done:
+				waiting = false
+			case <-tick.C:
+			}
+		}
 		return context.Cause(ctx)
 	}
+	if r.err != nil {
+		return r.err
+	}
+	x.buffered = r.b
 	// Through uploadBody again, so the engine's read of the copy ends the
 	// upload phase (and starts a per-try timeout) the way a send would.
 	req.Body = &uploadBody{rc: io.NopCloser(bytes.NewReader(x.buffered)), x: x}
 	return nil
 }
+
+// cutAgain is how often bufferForDirect repeats the cut while it waits.
+const cutAgain = 20 * time.Millisecond

@@ -4,6 +4,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -125,4 +126,98 @@ func newBackendAddr(t *testing.T, h http.HandlerFunc) string {
 	t.Helper()
 	b, _ := newBackend(t, h)
 	return b.Listener.Addr().String()
+}
+
+// lateBody records a read of the request body that ends after the handler
+// returned: nothing may touch the body then (on HTTP/2 the runtime's read
+// timeout would set a deadline on a finished stream, which panics).
+type lateBody struct {
+	io.ReadCloser
+	returned *atomic.Bool
+	late     *atomic.Bool
+}
+
+func (b *lateBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if b.returned.Load() {
+		b.late.Store(true)
+	}
+	return n, err
+}
+
+func TestDirectBodyReadEndsWithTheHandler(t *testing.T) {
+	_, pool := newBackend(t, func(w http.ResponseWriter, r *http.Request) {})
+	h, err := New(Options{Pool: pool, Direct: directPool(t),
+		Timeouts: Timeouts{Connect: time.Second, ResponseHeader: 5 * time.Second, Idle: 100 * time.Millisecond}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var returned, late atomic.Bool
+	done := make(chan struct{})
+	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer close(done)
+		defer returned.Store(true)
+		r.Body = &lateBody{ReadCloser: r.Body, returned: &returned, late: &late}
+		h.ServeHTTP(w, r)
+	}))
+	t.Cleanup(front.Close)
+	br, c := rawRequest(t, front.Listener.Addr().String(), "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 10\r\n\r\nab")
+	res, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.StatusCode != http.StatusGatewayTimeout {
+		t.Fatalf("status %d", res.StatusCode)
+	}
+	c.Close()
+	<-done
+	if late.Load() {
+		t.Fatal("the body was still being read after the handler returned")
+	}
+}
+
+// A failure that leaves no read of the body pending must not touch the
+// connection: the next request on it is served as usual. (Cutting reads
+// there made net/http's background read fail and cancel every later
+// request on the connection.)
+func TestFailureKeepsTheConnectionUsable(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead := ln.Addr().String()
+	ln.Close()
+	for _, direct := range []bool{false, true} {
+		opts := Options{Pool: newPool(t, dead), Timeouts: testTimeouts(), Retries: upstream.NewRetryPolicy(config.Retries{})}
+		if direct {
+			opts.Direct = directPool(t)
+		}
+		f := newFront(t, opts)
+		for range 20 { // the harm raced with net/http's background read
+			keepAliveAfterFailures(t, f, direct)
+		}
+	}
+}
+
+func keepAliveAfterFailures(t *testing.T, f *testFront, direct bool) {
+	t.Helper()
+	{
+		br, c := rawRequest(t, frontAddr(f), "PUT /a HTTP/1.1\r\nHost: h\r\nContent-Length: 2\r\n\r\nhi")
+		for i, next := range []string{"", "GET /b HTTP/1.1\r\nHost: h\r\n\r\n", "PUT /c HTTP/1.1\r\nHost: h\r\nContent-Length: 2\r\n\r\nhi"} {
+			if next != "" {
+				if _, err := io.WriteString(c, next); err != nil {
+					t.Fatal(err)
+				}
+			}
+			res, err := http.ReadResponse(br, nil)
+			if err != nil {
+				t.Fatalf("direct=%v request %d: %v", direct, i, err)
+			}
+			io.Copy(io.Discard, res.Body)
+			res.Body.Close()
+			if res.StatusCode != http.StatusBadGateway {
+				t.Fatalf("direct=%v request %d: status %d, want 502", direct, i, res.StatusCode)
+			}
+		}
+	}
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"time"
 
 	"github.com/gatehouse-proxy/gatehouse/internal/protocol"
 )
@@ -43,29 +42,20 @@ func (h *handler) fail(w http.ResponseWriter, r *http.Request, x *exchange, err 
 		// socket): abort instead, so the connection is closed.
 		panic(http.ErrAbortHandler)
 	}
-	if !x.noBody && !x.uploadDone.Load() {
-		// A read of the client's body may still be blocked (the
-		// transport's, or bufferForDirect's), holding the body's lock,
-		// which net/http takes before it writes a response head: the
-		// error would wait for the client's next byte. Ending the read
-		// ends the connection after this response, which an unread
-		// body does anyway.
-		_ = http.NewResponseController(w).SetReadDeadline(time.Unix(1, 0))
-	}
 	h.writeError(w, status, x.info.ID)
 }
 
 // statusFor maps err, preferring our own timeout over whatever the transport
-// made of the cancellation, and that over a departed client: when the
-// timeout fired during the upload, ending the body read (exchange.fire)
-// cancels the request's context in net/http, which then only follows
-// from the timeout.
+// made of the cancellation, and a departed client over both, unless the
+// timeout cut the client's upload (exchange.fire): net/http then cancels
+// the request's context itself, and the client is still there to be told.
 func (h *handler) statusFor(x *exchange, err error) int {
-	if fired := x.firedErr(); fired != nil {
-		return protocol.StatusFor(fired)
-	}
-	if x.parent != nil && x.parent.Err() != nil {
+	cut, fired := x.firedState()
+	if x.parent != nil && x.parent.Err() != nil && !cut {
 		return protocol.StatusClientClosedRequest
+	}
+	if fired != nil {
+		return protocol.StatusFor(fired)
 	}
 	return protocol.StatusFor(err)
 }

@@ -56,9 +56,7 @@ type exchange struct {
 	buffered []byte
 	noBody   bool
 	upBytes  atomic.Int64
-	// uploadDone: the client's body was read to its end (by whoever).
-	uploadDone atomic.Bool
-	cancels    []context.CancelCauseFunc
+	cancels  []context.CancelCauseFunc
 	// tryTimer is the current try's per-try timeout, armed by uploadBody
 	// when the body has been sent (set and cleared by the request's
 	// goroutine, read by the transport's, hence atomic).
@@ -68,6 +66,7 @@ type exchange struct {
 	ph      phase
 	phStart time.Duration // since begin
 	fired   error         // the timeout sentinel that cancelled the exchange
+	cut     bool          // fire ended a read of the client's body (cutUpload)
 	tm      *time.Timer
 }
 
@@ -167,21 +166,34 @@ func (x *exchange) fire() {
 	x.fired = cause
 	x.cancel(cause)
 	if x.ph == phaseUpload {
-		// Cancelling does not end a read of the client's body blocked on
-		// a stalled client, and http.Transport waits for its write loop
-		// (which is in that read) until the backend answers: the 504
-		// would wait for the client. A read deadline in the past ends
-		// the read; the connection closes after the response, as with
-		// any unread body. finish cannot run meanwhile (x.mu), so the
-		// handler has not returned.
-		_ = http.NewResponseController(x.w).SetReadDeadline(time.Unix(1, 0))
+		// finish cannot run meanwhile (x.mu): the handler is running.
+		x.cut = x.cutUpload() == nil
 	}
 }
 
+// cutUpload ends a read of the client's body that waits on a stalled
+// client. Cancelling the exchange does not: http.Transport does not return
+// while its write loop is in that read (until the backend answers), and
+// net/http takes the body's lock before it writes a response head, so the
+// 504 would wait for the client. A read deadline in the past ends the read
+// (HTTP/1.1: the connection, which net/http then closes after the
+// response, as with any unread body; HTTP/2 and HTTP/3: the stream's
+// body). Call it only while the handler runs.
+func (x *exchange) cutUpload() error {
+	return http.NewResponseController(x.w).SetReadDeadline(time.Unix(1, 0))
+}
+
 func (x *exchange) firedErr() error {
+	_, fired := x.firedState()
+	return fired
+}
+
+// firedState reports whether the timeout that fired (fired, if any) cut
+// the client's upload.
+func (x *exchange) firedState() (cut bool, fired error) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
-	return x.fired
+	return x.cut, x.fired
 }
 
 // finish ends the exchange: it stops the timer and releases the outbound
@@ -235,7 +247,6 @@ func (b *uploadBody) Read(p []byte) (int, error) {
 	b.x.reading.Add(-1)
 	b.x.upBytes.Add(int64(n))
 	if err == io.EOF {
-		b.x.uploadDone.Store(true)
 		if tt := b.x.tryTimer.Load(); tt != nil {
 			tt.t.Reset(tt.d)
 		}
