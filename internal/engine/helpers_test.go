@@ -147,6 +147,31 @@ func (c *client) closed() bool {
 	return err != nil
 }
 
+// serveConns listens on 127.0.0.1 and runs serve on each accepted
+// connection in its own goroutine, closing it after; the listener closes
+// at cleanup. The raw backends of the tests are built on it.
+func serveConns(tb testing.TB, serve func(c net.Conn)) string {
+	tb.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { _ = ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				serve(c)
+			}()
+		}
+	}()
+	return ln.Addr().String()
+}
+
 // backend starts a real HTTP server on 127.0.0.1.
 func backend(t testing.TB, h http.HandlerFunc) string {
 	t.Helper()

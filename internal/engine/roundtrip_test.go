@@ -67,25 +67,10 @@ func (d *directRig) do(t *testing.T, r *http.Request) (*http.Response, string) {
 // net/http would not send.
 func scriptedBackend(t *testing.T, serve func(c net.Conn, br *bufio.Reader)) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				_ = c.SetDeadline(time.Now().Add(testDeadline))
-				serve(c, bufio.NewReader(c))
-			}()
-		}
-	}()
-	return ln.Addr().String()
+	return serveConns(t, func(c net.Conn) {
+		_ = c.SetDeadline(time.Now().Add(testDeadline))
+		serve(c, bufio.NewReader(c))
+	})
 }
 
 // readHead reads one request head from br.

@@ -16,26 +16,11 @@ import (
 // respond (which may write anything and then return, closing).
 func rawUpstream(t *testing.T, respond func(c net.Conn)) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				buf := make([]byte, 8192)
-				_, _ = c.Read(buf)
-				respond(c)
-			}()
-		}
-	}()
-	return ln.Addr().String()
+	return serveConns(t, func(c net.Conn) {
+		buf := make([]byte, 8192)
+		_, _ = c.Read(buf)
+		respond(c)
+	})
 }
 
 // Responses large enough to be spliced go out whole and correct, whatever
