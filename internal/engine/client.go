@@ -181,6 +181,26 @@ func (p *ConnPool) dial(ctx context.Context, t *upstream.Target, timeout time.Du
 	return uc, nil
 }
 
+// getSendable is get for a request: one that cannot be sent twice
+// (repeatable false) must not find out by failing that the backend closed
+// the pooled connection while it idled (http.Transport learns it from its
+// read loop), so such a connection is peeked at first and dropped if
+// closed. now is a recent clock reading (zero reads the clock).
+func (p *ConnPool) getSendable(t *upstream.Target, now time.Time, repeatable bool) *upConn {
+	uc := p.get(t, now)
+	if uc == nil || repeatable {
+		return uc
+	}
+	if now.IsZero() {
+		now = p.now()
+	}
+	if uc.closedByPeer(now) {
+		p.close(uc)
+		return nil
+	}
+	return uc
+}
+
 // closedByPeer reports whether the backend closed uc (or wrote to it)
 // while it idled in the pool; false when it cannot tell (no descriptor).
 // now is a recent clock reading.

@@ -104,14 +104,7 @@ func (h *ProxyHandler) ServeEngine(w *ResponseWriter, r *Request) {
 	replayable := bodyInHead && protocol.IsIdempotent(r.Method)
 	mayRepeat := bodyInHead && h.retries.MayRepeat(r.Method)
 
-	uc := h.conns.get(t, x.clock)
-	if uc != nil && !replayable && uc.closedByPeer(x.clock) {
-		// A request that cannot be sent twice must not find out by
-		// failing that the backend closed the pooled connection while
-		// it idled: one peek (roundtrip.go does the same).
-		h.conns.close(uc)
-		uc = nil
-	}
+	uc := h.conns.getSendable(t, x.clock, replayable)
 	var rb []byte
 	var hl int
 	firstTry := true
@@ -209,8 +202,8 @@ func (h *ProxyHandler) ServeEngine(w *ResponseWriter, r *Request) {
 	h.respond(w, r, x, info, uc, rb, hl)
 }
 
-// errNothingSent marks a failure of the first write, before any request
-// byte can have been processed; errClientBody a failure reading the
+// errNothingSent marks a first write that failed having written nothing,
+// so no request byte can have been processed; errClientBody a failure reading the
 // client's body.
 var (
 	errNothingSent = errors.New("request not sent")

@@ -110,14 +110,7 @@ func (p *ConnPool) RoundTrip(req *http.Request, t *upstream.Target) (*http.Respo
 			return nil, err
 		}
 	}
-	uc := p.get(t, time.Time{})
-	if uc != nil && !replayable && uc.closedByPeer(time.Now()) {
-		// A request that cannot be sent twice must not find out by
-		// failing that the backend closed the connection while it idled
-		// (http.Transport learns it from its read loop): one peek.
-		p.close(uc)
-		uc = nil
-	}
+	uc := p.getSendable(t, time.Time{}, replayable)
 	for {
 		if uc == nil {
 			if uc, err = p.dial(ctx, t, connect); err != nil {

@@ -144,10 +144,10 @@ func (rt *Runtime) buildNative(i int, rc *config.Route, view *stateView) error {
 // directClient returns the own engine's HTTP/1.1 client for pool's
 // requests without a body or with a small one on the net/http side
 // (HTTP/2, HTTP/3, routes with middleware), or nil to send them all
-// through the pool's Transport: for
-// targets other than plain HTTP/1.1, and when max_conns_per_target is set,
-// whose bound each client keeps for its own connections (a second client
-// would let the two together open twice as many).
+// through the pool's Transport: for targets other than plain HTTP/1.1,
+// and when max_conns_per_target is set, whose bound each client keeps for
+// its own connections (a second client would let the two together open
+// twice as many).
 func (rt *Runtime) directClient(pool *upstream.Pool, view *stateView) (proxy.Direct, error) {
 	uc := rt.cfg.Upstreams[pool.Name()]
 	if uc.MaxConnsPerTarget > 0 || !pool.HTTP1Only() {
