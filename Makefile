@@ -6,6 +6,17 @@ FUZZTIME ?= 30s
 
 .PHONY: all build test test-deps vet fmt bench bench-cache gobench fuzz tls-scan clean
 
+# Every go command below (and the end-to-end tests' own build of the
+# binary, which inherits the environment) compiles the runtime with Go's
+# poller waking ready goroutines in the kernel's order, not in reverse: a
+# shorter latency tail under load (internal/pollorder, scripts/netpoll-fifo.sh,
+# docs/performance.md "p99: the poller's order"). The script prints nothing
+# for a toolchain whose poller it does not know; the build is then stock.
+OVERLAY := $(shell GO="$(GO)" ./scripts/netpoll-fifo.sh)
+ifneq ($(OVERLAY),)
+export GOFLAGS := $(strip $(GOFLAGS) -overlay=$(OVERLAY))
+endif
+
 all: build
 
 build:
@@ -16,7 +27,9 @@ build:
 # detector; the end-to-end suite runs once more on net/http's HTTP/1.1
 # server (E2E_ENGINE=nethttp; the default is the own engine), so both
 # engines pass the same tests, and the net/http proxy's tests run once more
-# with the engine's client for the requests it takes (PROXY_DIRECT=1).
+# with the engine's client for the requests it takes (PROXY_DIRECT=1), and
+# the poller's wake order is checked without the race detector (which
+# shuffles the scheduler's queues).
 # Linux is the target (splice, raw socket
 # I/O); the module must still build and vet for macOS, where developers
 # run it (splice_other.go).
@@ -28,6 +41,7 @@ test: test-deps
 	$(GO) test -race -count=1 -timeout 20m $(PKGS)
 	E2E_ENGINE=nethttp $(GO) test -race -count=1 -timeout 10m ./test/e2e/
 	PROXY_DIRECT=1 $(GO) test -race -count=1 -timeout 5m ./internal/proxy/
+	$(GO) test -count=1 -timeout 1m ./internal/pollorder/
 
 test-deps:
 	./scripts/test-deps.sh

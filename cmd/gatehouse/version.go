@@ -5,6 +5,8 @@ import (
 	"io"
 	"runtime"
 	"runtime/debug"
+
+	"github.com/gatehouse-proxy/gatehouse/internal/pollorder"
 )
 
 // version is set at build time with -ldflags "-X main.version=v1.2.3";
@@ -23,7 +25,9 @@ func versionString() string {
 			}
 		}
 	}
-	return fmt.Sprintf("gatehouse %s (%s %s/%s)", v, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+	// The poller's wake order tells whether the binary was built the way
+	// `make build` does it (internal/pollorder).
+	return fmt.Sprintf("gatehouse %s (%s %s/%s, %s)", v, runtime.Version(), runtime.GOOS, runtime.GOARCH, pollorder.String())
 }
 
 func cmdVersion(args []string, stdout, stderr io.Writer) int {
