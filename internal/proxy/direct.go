@@ -38,8 +38,9 @@ func (x *exchange) bufferForDirect(ctx context.Context, req *http.Request) error
 	case r = <-done:
 	case <-ctx.Done():
 		// Usually fire has cut the read already; cut again until it
-		// ends, because a reader in the chain may set a deadline of its
-		// own between two reads (server.read_timeout does).
+		// ends. The runtime's reader (server.read_timeout) cannot undo a
+		// cut (its deadlines and the cut share one gate); a reader of a
+		// chain built elsewhere could set a deadline between two reads.
 		tick := time.NewTicker(cutAgain)
 		defer tick.Stop()
 		for waiting := true; waiting; {

@@ -1,9 +1,12 @@
 package runtime
 
 import (
+	"errors"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -56,5 +59,44 @@ func TestReadTimeoutEndsWithTheBody(t *testing.T) {
 				t.Fatalf("got %d %q, want 200 %q", resp.StatusCode, b, "got "+tc.body)
 			}
 		})
+	}
+}
+
+// The proxy cuts a stalled upload with a read deadline in the past, and
+// countingBody re-arms server.read_timeout before every read of the body.
+// A re-arm that came after the cut used to replace it: the upload went on
+// waiting up to read_timeout and the client's 504 with it. Once cut, the
+// body's next read must fail at once.
+func TestUploadCutSticks(t *testing.T) {
+	result := make(chan error, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rec := newRecorder(w)
+		body := newCountingBody(r.Body, rec, time.Minute)
+		// The cut, as the proxy's exchange timer makes it: through
+		// whatever wraps the writer, down to the recorder.
+		if err := http.NewResponseController(rec).SetReadDeadline(time.Unix(1, 0)); err != nil {
+			result <- err
+			return
+		}
+		_, err := body.Read(make([]byte, 16))
+		result <- err
+	}))
+	defer srv.Close()
+	conn, err := net.Dial("tcp", srv.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	// A body announced and never sent: the client stalls mid-upload.
+	if _, err := io.WriteString(conn, "POST /up HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-result:
+		if !errors.Is(err, os.ErrDeadlineExceeded) {
+			t.Fatalf("read after the cut: %v, want a deadline error", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the read after the cut waited for read_timeout: the cut was re-armed away")
 	}
 }

@@ -24,9 +24,17 @@ type recorder struct {
 	gap   time.Duration
 	armed time.Time
 
+	// reads serializes the request's read deadlines (see readGate).
+	reads readGate
+
 	// tunnel counts the bytes of a hijacked connection (an upgrade such
 	// as a WebSocket) for the access log; nil until Hijack.
 	tunnel *tunnelConn
+}
+
+func newRecorder(w http.ResponseWriter) *recorder {
+	rc := http.NewResponseController(w)
+	return &recorder{ResponseWriter: w, rc: rc, reads: readGate{rc: rc}}
 }
 
 // armWrite sets the write deadline gap from now, unless the one armed is
@@ -157,33 +165,7 @@ type writerOnly struct{ io.Writer }
 
 func (r *recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
 
-// countingBody counts request body bytes read by the chain, and bounds the
-// gap between two reads of the body (server.read_timeout): a client that
-// stops sending mid-upload is cut off, while a large upload that keeps
-// moving is never cut, however long it takes.
-type countingBody struct {
-	io.ReadCloser
-	n   int64
-	rc  *http.ResponseController
-	gap time.Duration
-}
-
-func (b *countingBody) Read(p []byte) (int, error) {
-	if b.gap > 0 {
-		// Errors mean the connection cannot take deadlines; the read then
-		// goes on unbounded, as before.
-		_ = b.rc.SetReadDeadline(time.Now().Add(b.gap))
-	}
-	n, err := b.ReadCloser.Read(p)
-	b.n += int64(n)
-	if err != nil && b.gap > 0 {
-		// The body is over (EOF) or broken: lift the deadline. Left in
-		// place, it would fire during a long response (a model thinking,
-		// an SSE stream) on net/http's background read of the connection,
-		// which takes any read error for a departed client and cancels
-		// the request's context: the exchange would be cut read_timeout
-		// after the upload ended.
-		_ = b.rc.SetReadDeadline(time.Time{})
-	}
-	return n, err
-}
+// SetReadDeadline is what http.ResponseController finds before Unwrap, so
+// every read deadline set on this request, the proxy's cut of a stalled
+// upload included, goes through the gate (see readGate).
+func (r *recorder) SetReadDeadline(t time.Time) error { return r.reads.set(t) }

@@ -51,8 +51,7 @@ func (rt *Runtime) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	rc := http.NewResponseController(w)
-	rec := &recorder{ResponseWriter: w, rc: rc}
+	rec := newRecorder(w)
 	if r.ProtoMajor == 1 {
 		// HTTP/1.x: a deadline per write (server.write_timeout). HTTP/2
 		// has its own bound (a connection that takes no bytes for the
@@ -68,7 +67,7 @@ func (rt *Runtime) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	var body *countingBody
 	if r.Body != nil && r.Body != http.NoBody {
-		body = &countingBody{ReadCloser: r.Body, rc: rc, gap: rt.cfg.Server.ReadTimeout.D()}
+		body = newCountingBody(r.Body, rec, rt.cfg.Server.ReadTimeout.D())
 		r.Body = body
 	}
 	r = r.WithContext(observe.WithInfo(r.Context(), info))
