@@ -60,9 +60,9 @@ const (
 // send is closed once no byte could be written for that long, as HTTP/1.1
 // connections are cut per write (nginx's send_timeout, 60 s by default).
 // A stream stalled by HTTP/2 flow control alone (its client stopped
-// reading it, the connection goes on) is not cut: a stream deadline would
-// also reset quiet streams (internal/runtime/serve.go); the stream's
-// window bounds what it holds.
+// granting it window, the connection goes on) is reset by the runtime's
+// write watch (internal/runtime/writewatch.go), which cuts only a write
+// that waits, never a quiet stream.
 func newH2Server(idle, write time.Duration) *http2.Server {
 	return &http2.Server{
 		MaxConcurrentStreams:         h2MaxConcurrentStreams,

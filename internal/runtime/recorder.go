@@ -24,6 +24,10 @@ type recorder struct {
 	gap   time.Duration
 	armed time.Time
 
+	// watch bounds each write on HTTP/2 and HTTP/3, where a deadline
+	// per write does not fit (see writeWatch); off on HTTP/1.x.
+	watch writeWatch
+
 	// reads serializes the request's read deadlines (see readGate).
 	reads readGate
 
@@ -68,13 +72,25 @@ func (r *recorder) Write(p []byte) (int, error) {
 		r.status = http.StatusOK
 	}
 	r.armWrite()
+	if r.watch.on() {
+		r.watch.begin()
+	}
 	n, err := r.ResponseWriter.Write(p)
+	if r.watch.on() {
+		r.watch.end()
+	}
 	r.bytes += int64(n)
 	return n, err
 }
 
 // ReadFrom keeps io.Copy's fast paths (sendfile for static files).
 func (r *recorder) ReadFrom(src io.Reader) (int64, error) {
+	if r.watch.on() {
+		// Watched write by write (Write counts them), so a copy that
+		// keeps moving is never cut; HTTP/2 and HTTP/3 writers have no
+		// ReadFrom fast path to lose.
+		return io.Copy(writerOnly{r}, src)
+	}
 	if r.status == 0 {
 		r.status = http.StatusOK
 	}
@@ -93,6 +109,10 @@ func (r *recorder) ReadFrom(src io.Reader) (int64, error) {
 func (r *recorder) Flush() {
 	r.armWrite()
 	if f, ok := r.ResponseWriter.(http.Flusher); ok {
+		if r.watch.on() {
+			r.watch.begin()
+			defer r.watch.end()
+		}
 		f.Flush()
 	}
 }

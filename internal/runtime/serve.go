@@ -52,18 +52,21 @@ func (rt *Runtime) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 
 	rec := newRecorder(w)
-	if r.ProtoMajor == 1 {
-		// HTTP/1.x: a deadline per write (server.write_timeout). HTTP/2
-		// has its own bound (a connection that takes no bytes for the
-		// write timeout is closed, listen/h2.go); there a stream deadline
-		// is a timer that would reset a quiet stream (a model thinking, a
-		// pause in SSE). A deadline a previous request left on this
-		// keep-alive connection must not cut this one: it is armed at the
-		// start, at each write, and at the end of the handler (net/http
+	if gap := rt.cfg.Server.WriteTimeout.D(); r.ProtoMajor == 1 {
+		// HTTP/1.x: a deadline per write (server.write_timeout). A
+		// deadline a previous request left on this keep-alive
+		// connection must not cut this one: it is armed at the start,
+		// at each write, and at the end of the handler (net/http
 		// flushes the rest after it returns).
-		rec.gap = rt.cfg.Server.WriteTimeout.D()
+		rec.gap = gap
 		rec.armWrite()
 		defer rec.armWrite()
+	} else if gap > 0 {
+		// HTTP/2 and HTTP/3: a stream deadline is a timer that would
+		// reset a quiet stream (a model thinking, a pause in SSE); a
+		// watch cuts only a write that waits (see writeWatch).
+		rec.watch.rc, rec.watch.gap = rec.rc, gap
+		defer rec.watch.stop()
 	}
 	var body *countingBody
 	if r.Body != nil && r.Body != http.NoBody {

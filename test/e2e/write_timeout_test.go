@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/quic-go/quic-go"
+	"github.com/quic-go/quic-go/http3"
 	"golang.org/x/net/http2"
 	"golang.org/x/net/http2/hpack"
 
@@ -121,5 +123,178 @@ upstreams:
 		}
 	case <-time.After(15 * time.Second):
 		t.Fatal("the exchange with a stalled HTTP/2 client was still running after 15s (write_timeout 500ms)")
+	}
+}
+
+// An HTTP/2 client that keeps its connection busy but stops granting one
+// stream flow-control window (RFC 9113 §5.2) holds that stream's writes
+// with the connection still healthy: the connection's bound never fires.
+// The stream must be reset after write_timeout and its upstream exchange
+// end, or every such stream pins a handler and a backend connection for
+// as long as the client likes.
+func TestWriteTimeoutResetsFlowControlStalledH2Stream(t *testing.T) {
+	be, ended := bigBackend(t, 64)
+	certFile, keyFile, pool := certs.SelfSigned(t)
+	gw := start(t, fmt.Sprintf(`
+listeners:
+  - address: "127.0.0.1:0"
+    tls: { cert: %q, key: %q }
+server: { write_timeout: 500ms }
+routes:
+  - upstream: be
+upstreams:
+  be: { targets: [ %q ] }
+`, certFile, keyFile, strings.TrimPrefix(be.URL, "http://")))
+
+	conn, err := tls.Dial("tcp", gw.Addr, &tls.Config{RootCAs: pool, ServerName: "localhost", NextProtos: []string{"h2"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := io.WriteString(conn, http2.ClientPreface); err != nil {
+		t.Fatal(err)
+	}
+	fr := http2.NewFramer(conn, conn)
+	var hdr bytes.Buffer
+	enc := hpack.NewEncoder(&hdr)
+	for _, f := range [][2]string{{":method", "GET"}, {":scheme", "https"}, {":authority", "localhost"}, {":path", "/big"}} {
+		_ = enc.WriteField(hpack.HeaderField{Name: f[0], Value: f[1]})
+	}
+	// The default windows (64 KiB), never replenished: the stream stalls
+	// on flow control. Every frame is read, so TCP never does.
+	if err := fr.WriteSettings(); err != nil {
+		t.Fatal(err)
+	}
+	if err := fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: hdr.Bytes(), EndStream: true, EndHeaders: true}); err != nil {
+		t.Fatal(err)
+	}
+	reset := make(chan http2.ErrCode, 1)
+	go func() {
+		for {
+			f, err := fr.ReadFrame()
+			if err != nil {
+				return
+			}
+			if rst, ok := f.(*http2.RSTStreamFrame); ok && rst.StreamID == 1 {
+				reset <- rst.ErrCode
+				return
+			}
+		}
+	}()
+	select {
+	case <-reset:
+	case <-time.After(15 * time.Second):
+		t.Fatal("a stream stalled by flow control was not reset 15s after it stalled (write_timeout 500ms)")
+	}
+	select {
+	case err := <-ended:
+		if err == nil {
+			t.Fatal("the backend wrote all 64 MiB for a stream that took 64 KiB")
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("the upstream exchange of the reset stream was still running after 15s")
+	}
+}
+
+// The same on HTTP/3: QUIC gives each stream its own flow-control window
+// (RFC 9000 §4.1); a client that stops reading one response while its
+// connection stays alive must not pin the exchange upstream.
+func TestWriteTimeoutCutsFlowControlStalledH3Stream(t *testing.T) {
+	be, ended := bigBackend(t, 64)
+	certFile, keyFile, pool := certs.SelfSigned(t)
+	gw := start(t, fmt.Sprintf(`
+listeners:
+  - address: "127.0.0.1:0"
+    tls: { cert: %q, key: %q, http3: true }
+server: { write_timeout: 500ms }
+routes:
+  - upstream: be
+upstreams:
+  be: { targets: [ %q ] }
+`, certFile, keyFile, strings.TrimPrefix(be.URL, "http://")))
+	// A window that never grows unless the body is read, and keep-alives
+	// so the connection itself stays healthy.
+	h3 := &http3.Transport{
+		TLSClientConfig: &tls.Config{RootCAs: pool},
+		QUICConfig: &quic.Config{
+			InitialStreamReceiveWindow: 64 << 10,
+			MaxStreamReceiveWindow:     64 << 10,
+			KeepAlivePeriod:            200 * time.Millisecond,
+		},
+	}
+	defer h3.Close()
+	// No client timeout: giving up would end the stream from our side.
+	req, err := http.NewRequestWithContext(t.Context(), "GET", "https://"+gw.Addr+"/big", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := h3.RoundTrip(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	// Read nothing of the body.
+	select {
+	case err := <-ended:
+		if err == nil {
+			t.Fatal("the backend wrote all 64 MiB for an HTTP/3 stream that took 64 KiB")
+		}
+	case <-time.After(8 * time.Second):
+		t.Fatal("the exchange of an HTTP/3 stream stalled by flow control was still running after 8s (write_timeout 500ms)")
+	}
+}
+
+// The other half of the rule: a stream with no write waiting (a model
+// thinking, a pause between server-sent events) is never cut, however
+// long the pause, on HTTP/2 and HTTP/3 alike.
+func TestWriteTimeoutSparesQuietStreams(t *testing.T) {
+	const gap = 300 * time.Millisecond
+	be := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/event-stream")
+		_, _ = io.WriteString(w, "data: one\n\n")
+		w.(http.Flusher).Flush()
+		// The scenario itself, not synchronisation: silence for several
+		// write timeouts.
+		select {
+		case <-time.After(4 * gap):
+		case <-r.Context().Done():
+			return
+		}
+		_, _ = io.WriteString(w, "data: two\n\n")
+	}))
+	defer be.Close()
+	certFile, keyFile, pool := certs.SelfSigned(t)
+	gw := start(t, fmt.Sprintf(`
+listeners:
+  - address: "127.0.0.1:0"
+    tls: { cert: %q, key: %q, http3: true }
+server: { write_timeout: %s }
+routes:
+  - upstream: be
+upstreams:
+  be: { targets: [ %q ] }
+`, certFile, keyFile, gap, strings.TrimPrefix(be.URL, "http://")))
+	h2 := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}, ForceAttemptHTTP2: true}
+	defer h2.CloseIdleConnections()
+	h3 := &http3.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}
+	defer h3.Close()
+	for _, tc := range []struct {
+		proto string
+		rt    http.RoundTripper
+	}{{"HTTP/2.0", h2}, {"HTTP/3.0", h3}} {
+		t.Run(tc.proto, func(t *testing.T) {
+			res, err := (&http.Client{Transport: tc.rt, Timeout: clientTimeout}).Get("https://" + gw.Addr + "/events")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer res.Body.Close()
+			b, err := io.ReadAll(res.Body)
+			if err != nil {
+				t.Fatalf("%s stream cut after %q: %v", res.Proto, b, err)
+			}
+			if res.Proto != tc.proto || string(b) != "data: one\n\ndata: two\n\n" {
+				t.Fatalf("%s %q, want %s with both events", res.Proto, b, tc.proto)
+			}
+		})
 	}
 }
