@@ -39,8 +39,9 @@ func (x *exchange) bufferForDirect(ctx context.Context, req *http.Request) error
 	case <-ctx.Done():
 		// Usually fire has cut the read already; cut again until it
 		// ends. The runtime's reader (server.read_timeout) cannot undo a
-		// cut (its deadlines and the cut share one gate); a reader of a
-		// chain built elsewhere could set a deadline between two reads.
+		// cut (its deadlines and the cut share one gate, which applies
+		// every cut); a reader of a chain built elsewhere could set a
+		// deadline between two reads.
 		tick := time.NewTicker(cutAgain)
 		defer tick.Stop()
 		for waiting := true; waiting; {

@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"errors"
 	"io"
 	"net/http"
 	"sync"
@@ -51,24 +52,43 @@ func (b *countingBody) Read(p []byte) (int, error) {
 // http.ResponseController, which reaches recorder.SetReadDeadline). Unserialized,
 // a re-arm that ran just after the cut replaced it, and the client's 504
 // waited up to read_timeout instead of coming at once. A deadline in the
-// past ends the upload for good: after it, nothing is re-armed or lifted.
+// past ends the upload for good: after it, nothing is re-armed or lifted,
+// while another cut is still applied (a reader that bypasses the gate may
+// have set a deadline of its own).
+//
+// Once the handler has returned (close), nothing is set at all: x/net
+// recycles a stream's writer then, and http.Transport may still read the
+// request body after RoundTrip returned (its documentation allows it).
 type readGate struct {
 	rc *http.ResponseController
 
 	mu     sync.Mutex
 	cut    bool
-	cutErr error // what setting the cut returned
+	closed bool
 }
+
+// errGateClosed: a deadline set after the handler returned.
+var errGateClosed = errors.New("runtime: request finished")
 
 func (g *readGate) set(t time.Time) error {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if g.cut {
-		return g.cutErr
+	if g.closed {
+		return errGateClosed
 	}
-	err := g.rc.SetReadDeadline(t)
-	if !t.IsZero() && !t.After(time.Now()) {
-		g.cut, g.cutErr = true, err
+	past := !t.IsZero() && !t.After(time.Now())
+	if g.cut && !past {
+		return nil
 	}
-	return err
+	if past {
+		g.cut = true
+	}
+	return g.rc.SetReadDeadline(t)
+}
+
+// close ends the gate; it runs before the handler returns.
+func (g *readGate) close() {
+	g.mu.Lock()
+	g.closed = true
+	g.mu.Unlock()
 }

@@ -43,7 +43,8 @@ func newRecorder(w http.ResponseWriter) *recorder {
 
 // armWrite sets the write deadline gap from now, unless the one armed is
 // within 1/64 of that (a timer update saved per write). Errors mean the
-// connection takes no deadline (HTTP/3): writes then go unbounded.
+// connection takes no deadline: writes then go unbounded. HTTP/1.x only;
+// HTTP/2 and HTTP/3 are watched instead (writeWatch).
 func (r *recorder) armWrite() {
 	if r.gap <= 0 {
 		return

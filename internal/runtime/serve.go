@@ -52,6 +52,7 @@ func (rt *Runtime) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 
 	rec := newRecorder(w)
+	defer rec.reads.close()
 	if gap := rt.cfg.Server.WriteTimeout.D(); r.ProtoMajor == 1 {
 		// HTTP/1.x: a deadline per write (server.write_timeout). A
 		// deadline a previous request left on this keep-alive

@@ -23,12 +23,20 @@ import (
 // waiting (a quiet SSE stream, a model thinking), and arming and clearing
 // it around every write makes x/net allocate a timer per write.
 //
-// So one timer per response watches: it fires every write_timeout while
-// the handler runs, and if a write has been waiting since before the last
-// tick's window began, it sets a write deadline in the past, which resets
-// the stream (HTTP/2: RST_STREAM) or fails the write (HTTP/3), and the
-// handler unwinds. A response that keeps moving, however long, is never
-// cut.
+// So one timer per response watches: started by the first write, it fires
+// write_timeout after the write in progress began (or write_timeout after
+// its last tick when none is), and once a write has waited write_timeout
+// it sets a write deadline in the past, which resets the stream (HTTP/2:
+// RST_STREAM) or fails the write (HTTP/3), and the handler unwinds. A
+// response whose writes keep completing is never cut, however long it
+// runs; as on HTTP/1.1, a single write that waits write_timeout is cut,
+// even on a connection so shared by other streams that the client,
+// though reading, takes that long to get to it.
+//
+// Not watched: the flush x/net and quic-go make after the handler
+// returns (the last few KiB and the end of the stream). A stall there
+// holds the stream's slot, not the exchange: the upstream connection is
+// released by then.
 type writeWatch struct {
 	rc  *http.ResponseController
 	gap time.Duration

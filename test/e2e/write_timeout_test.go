@@ -154,38 +154,66 @@ upstreams:
 	if _, err := io.WriteString(conn, http2.ClientPreface); err != nil {
 		t.Fatal(err)
 	}
-	fr := http2.NewFramer(conn, conn)
-	var hdr bytes.Buffer
-	enc := hpack.NewEncoder(&hdr)
-	for _, f := range [][2]string{{":method", "GET"}, {":scheme", "https"}, {":authority", "localhost"}, {":path", "/big"}} {
-		_ = enc.WriteField(hpack.HeaderField{Name: f[0], Value: f[1]})
+	// One framer per direction: the reader runs while the test writes.
+	wfr, rfr := http2.NewFramer(conn, nil), http2.NewFramer(nil, conn)
+	get := func(stream uint32) error {
+		var hdr bytes.Buffer
+		enc := hpack.NewEncoder(&hdr)
+		for _, f := range [][2]string{{":method", "GET"}, {":scheme", "https"}, {":authority", "localhost"}, {":path", "/big"}} {
+			_ = enc.WriteField(hpack.HeaderField{Name: f[0], Value: f[1]})
+		}
+		return wfr.WriteHeaders(http2.HeadersFrameParam{StreamID: stream, BlockFragment: hdr.Bytes(), EndStream: true, EndHeaders: true})
 	}
-	// The default windows (64 KiB), never replenished: the stream stalls
-	// on flow control. Every frame is read, so TCP never does.
-	if err := fr.WriteSettings(); err != nil {
-		t.Fatal(err)
+	// The stream's default window (64 KiB), never replenished; the
+	// connection's opened wide, so only the stream's own flow control
+	// holds the proxy back. Every frame is read, so TCP never does.
+	for _, err := range []error{wfr.WriteSettings(), wfr.WriteWindowUpdate(0, 1<<30), get(1)} {
+		if err != nil {
+			t.Fatal(err)
+		}
 	}
-	if err := fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: hdr.Bytes(), EndStream: true, EndHeaders: true}); err != nil {
-		t.Fatal(err)
+	type event struct {
+		kind   string
+		stream uint32
 	}
-	reset := make(chan http2.ErrCode, 1)
+	events := make(chan event, 64)
 	go func() {
+		defer close(events)
 		for {
-			f, err := fr.ReadFrame()
+			f, err := rfr.ReadFrame()
 			if err != nil {
 				return
 			}
-			if rst, ok := f.(*http2.RSTStreamFrame); ok && rst.StreamID == 1 {
-				reset <- rst.ErrCode
-				return
+			switch f := f.(type) {
+			case *http2.RSTStreamFrame:
+				events <- event{"RST_STREAM", f.StreamID}
+			case *http2.GoAwayFrame:
+				events <- event{"GOAWAY", 0}
+			case *http2.HeadersFrame:
+				events <- event{"HEADERS", f.StreamID}
 			}
 		}
 	}()
-	select {
-	case <-reset:
-	case <-time.After(15 * time.Second):
-		t.Fatal("a stream stalled by flow control was not reset 15s after it stalled (write_timeout 500ms)")
+	// await waits for want, failing on a GOAWAY or a closed connection
+	// first: the cut must take the stream, not the connection.
+	await := func(want event, within time.Duration, what string) {
+		t.Helper()
+		deadline := time.After(within)
+		for {
+			select {
+			case ev, ok := <-events:
+				if !ok || ev.kind == "GOAWAY" {
+					t.Fatalf("the connection ended (%v) waiting for %s", ev, what)
+				}
+				if ev == want {
+					return
+				}
+			case <-deadline:
+				t.Fatalf("no %s within %s (write_timeout 500ms)", what, within)
+			}
+		}
 	}
+	await(event{"RST_STREAM", 1}, 15*time.Second, "reset of the stream stalled by flow control")
 	select {
 	case err := <-ended:
 		if err == nil {
@@ -194,6 +222,11 @@ upstreams:
 	case <-time.After(15 * time.Second):
 		t.Fatal("the upstream exchange of the reset stream was still running after 15s")
 	}
+	// The connection carries on: a new stream gets its answer.
+	if err := get(3); err != nil {
+		t.Fatal(err)
+	}
+	await(event{"HEADERS", 3}, 10*time.Second, "response on a new stream of the same connection")
 }
 
 // The same on HTTP/3: QUIC gives each stream its own flow-control window
