@@ -39,6 +39,46 @@ func bigBackend(t *testing.T, mib int) (*httptest.Server, <-chan error) {
 	return be, ended
 }
 
+// h2Gateway starts Gatehouse on TLS with write_timeout 500ms in front of
+// be, and returns a raw connection to it that negotiated h2 and sent the
+// client preface; frames are the test's to write and read.
+func h2Gateway(t *testing.T, be *httptest.Server) *tls.Conn {
+	t.Helper()
+	certFile, keyFile, pool := certs.SelfSigned(t)
+	gw := start(t, fmt.Sprintf(`
+listeners:
+  - address: "127.0.0.1:0"
+    tls: { cert: %q, key: %q }
+server: { write_timeout: 500ms }
+routes:
+  - upstream: be
+upstreams:
+  be: { targets: [ %q ] }
+`, certFile, keyFile, strings.TrimPrefix(be.URL, "http://")))
+	conn, err := tls.Dial("tcp", gw.Addr, &tls.Config{RootCAs: pool, ServerName: "localhost", NextProtos: []string{"h2"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	if p := conn.ConnectionState().NegotiatedProtocol; p != "h2" {
+		t.Fatalf("ALPN %q, want h2", p)
+	}
+	if _, err := io.WriteString(conn, http2.ClientPreface); err != nil {
+		t.Fatal(err)
+	}
+	return conn
+}
+
+// getBig is the header block of a GET /big.
+func getBig() []byte {
+	var hdr bytes.Buffer
+	enc := hpack.NewEncoder(&hdr)
+	for _, f := range [][2]string{{":method", "GET"}, {":scheme", "https"}, {":authority", "localhost"}, {":path", "/big"}} {
+		_ = enc.WriteField(hpack.HeaderField{Name: f[0], Value: f[1]})
+	}
+	return hdr.Bytes()
+}
+
 // server.write_timeout: a client that stops reading a large response is
 // cut off, and the exchange upstream ends with it (the backend's write
 // fails), on both engines; nothing waits forever for a reader that left
@@ -75,42 +115,15 @@ upstreams:
 // raw frames, so that nothing reads on its behalf.
 func TestWriteTimeoutCutsStalledH2Reader(t *testing.T) {
 	be, ended := bigBackend(t, 64)
-	certFile, keyFile, pool := certs.SelfSigned(t)
-	gw := start(t, fmt.Sprintf(`
-listeners:
-  - address: "127.0.0.1:0"
-    tls: { cert: %q, key: %q }
-server: { write_timeout: 500ms }
-routes:
-  - upstream: be
-upstreams:
-  be: { targets: [ %q ] }
-`, certFile, keyFile, strings.TrimPrefix(be.URL, "http://")))
-
-	conn, err := tls.Dial("tcp", gw.Addr, &tls.Config{RootCAs: pool, ServerName: "localhost", NextProtos: []string{"h2"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	if p := conn.ConnectionState().NegotiatedProtocol; p != "h2" {
-		t.Fatalf("ALPN %q, want h2", p)
-	}
-	// Preface, the largest windows (so that only TCP holds the proxy
-	// back), and one GET; then read nothing.
-	if _, err := io.WriteString(conn, http2.ClientPreface); err != nil {
-		t.Fatal(err)
-	}
+	conn := h2Gateway(t, be)
+	// The largest windows (so that only TCP holds the proxy back), and
+	// one GET; then read nothing.
 	fr := http2.NewFramer(conn, conn)
 	const maxWindow = 1<<31 - 1
-	var hdr bytes.Buffer
-	enc := hpack.NewEncoder(&hdr)
-	for _, f := range [][2]string{{":method", "GET"}, {":scheme", "https"}, {":authority", "localhost"}, {":path", "/big"}} {
-		_ = enc.WriteField(hpack.HeaderField{Name: f[0], Value: f[1]})
-	}
 	for _, err := range []error{
 		fr.WriteSettings(http2.Setting{ID: http2.SettingInitialWindowSize, Val: maxWindow}),
 		fr.WriteWindowUpdate(0, maxWindow-65535),
-		fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: hdr.Bytes(), EndStream: true, EndHeaders: true}),
+		fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: getBig(), EndStream: true, EndHeaders: true}),
 	} {
 		if err != nil {
 			t.Fatal(err)
@@ -134,35 +147,11 @@ upstreams:
 // as long as the client likes.
 func TestWriteTimeoutResetsFlowControlStalledH2Stream(t *testing.T) {
 	be, ended := bigBackend(t, 64)
-	certFile, keyFile, pool := certs.SelfSigned(t)
-	gw := start(t, fmt.Sprintf(`
-listeners:
-  - address: "127.0.0.1:0"
-    tls: { cert: %q, key: %q }
-server: { write_timeout: 500ms }
-routes:
-  - upstream: be
-upstreams:
-  be: { targets: [ %q ] }
-`, certFile, keyFile, strings.TrimPrefix(be.URL, "http://")))
-
-	conn, err := tls.Dial("tcp", gw.Addr, &tls.Config{RootCAs: pool, ServerName: "localhost", NextProtos: []string{"h2"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	if _, err := io.WriteString(conn, http2.ClientPreface); err != nil {
-		t.Fatal(err)
-	}
+	conn := h2Gateway(t, be)
 	// One framer per direction: the reader runs while the test writes.
 	wfr, rfr := http2.NewFramer(conn, nil), http2.NewFramer(nil, conn)
 	get := func(stream uint32) error {
-		var hdr bytes.Buffer
-		enc := hpack.NewEncoder(&hdr)
-		for _, f := range [][2]string{{":method", "GET"}, {":scheme", "https"}, {":authority", "localhost"}, {":path", "/big"}} {
-			_ = enc.WriteField(hpack.HeaderField{Name: f[0], Value: f[1]})
-		}
-		return wfr.WriteHeaders(http2.HeadersFrameParam{StreamID: stream, BlockFragment: hdr.Bytes(), EndStream: true, EndHeaders: true})
+		return wfr.WriteHeaders(http2.HeadersFrameParam{StreamID: stream, BlockFragment: getBig(), EndStream: true, EndHeaders: true})
 	}
 	// The stream's default window (64 KiB), never replenished; the
 	// connection's opened wide, so only the stream's own flow control
