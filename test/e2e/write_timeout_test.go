@@ -20,6 +20,13 @@ import (
 	"github.com/gatehouse-proxy/gatehouse/internal/testutil/certs"
 )
 
+// stallMiB is more than the sockets between a backend and a client that
+// stopped reading can hold: Linux autotunes a receive buffer up to
+// net.ipv4.tcp_rmem's maximum (32 MiB here, on the client's socket and on
+// the proxy's from the backend), plus the send buffers and the proxy's
+// splice pipe. 32 MiB once went through whole before write_timeout.
+const stallMiB = 128
+
 // bigBackend serves mib MiB (far more than socket buffers hold) to every
 // request and reports on ended how its writing ended (nil: all written).
 func bigBackend(t *testing.T, mib int) (*httptest.Server, <-chan error) {
@@ -84,7 +91,7 @@ func getBig() []byte {
 // fails), on both engines; nothing waits forever for a reader that left
 // the connection open.
 func TestWriteTimeoutCutsStalledReader(t *testing.T) {
-	be, ended := bigBackend(t, 32)
+	be, ended := bigBackend(t, stallMiB)
 	gw := start(t, fmt.Sprintf(`
 listeners: [ { address: "127.0.0.1:0" } ]
 server: { write_timeout: 500ms }
@@ -102,7 +109,7 @@ upstreams:
 	select {
 	case err := <-ended:
 		if err == nil {
-			t.Fatal("the backend wrote all 32 MiB to a client that read nothing")
+			t.Fatalf("the backend wrote all %d MiB to a client that read nothing", stallMiB)
 		}
 	case <-time.After(15 * time.Second):
 		t.Fatal("the exchange with a stalled client was still running after 15s (write_timeout 500ms)")
@@ -114,7 +121,7 @@ upstreams:
 // write_timeout, and the exchange upstream ends with it. The client is
 // raw frames, so that nothing reads on its behalf.
 func TestWriteTimeoutCutsStalledH2Reader(t *testing.T) {
-	be, ended := bigBackend(t, 64)
+	be, ended := bigBackend(t, stallMiB)
 	conn := h2Gateway(t, be)
 	// The largest windows (so that only TCP holds the proxy back), and
 	// one GET; then read nothing.
@@ -132,7 +139,7 @@ func TestWriteTimeoutCutsStalledH2Reader(t *testing.T) {
 	select {
 	case err := <-ended:
 		if err == nil {
-			t.Fatal("the backend wrote all 64 MiB to an HTTP/2 client that read nothing")
+			t.Fatalf("the backend wrote all %d MiB to an HTTP/2 client that read nothing", stallMiB)
 		}
 	case <-time.After(15 * time.Second):
 		t.Fatal("the exchange with a stalled HTTP/2 client was still running after 15s (write_timeout 500ms)")
