@@ -86,14 +86,14 @@ func (r *recorder) Write(p []byte) (int, error) {
 
 // ReadFrom keeps io.Copy's fast paths (sendfile for static files).
 func (r *recorder) ReadFrom(src io.Reader) (int64, error) {
+	if r.status == 0 {
+		r.status = http.StatusOK
+	}
 	if r.watch.on() {
 		// Watched write by write (Write counts them), so a copy that
 		// keeps moving is never cut; HTTP/2 and HTTP/3 writers have no
 		// ReadFrom fast path to lose.
 		return io.Copy(writerOnly{r}, src)
-	}
-	if r.status == 0 {
-		r.status = http.StatusOK
 	}
 	r.armWrite()
 	var n int64
