@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gatehouse-proxy/gatehouse/internal/pollorder"
 )
 
 // runCLI runs the binary to completion in dir (bounded to 20 s) and returns
@@ -229,6 +231,12 @@ func TestCLIBasics(t *testing.T) {
 		stdout, stderr, code := runCLI(t, dir, "version")
 		if code != 0 || strings.TrimSpace(stdout+stderr) == "" {
 			t.Errorf("version: exit %d, output %q", code, stdout+stderr)
+		}
+		// The binary under test is built in this test's environment
+		// (make test's GOFLAGS), so it has the same runtime as this
+		// test: the suite tests what make build ships.
+		if want := pollorder.String(); !strings.Contains(stdout, want) {
+			t.Errorf("version %q does not say %q", stdout, want)
 		}
 	})
 	for _, sub := range []string{"run", "proxy", "validate", "explain"} {
