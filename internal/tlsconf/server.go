@@ -90,6 +90,7 @@ type Server struct {
 
 	mu     sync.Mutex // serialises Update and watcher reloads; guards the fields below
 	stamps map[string]fileStamp
+	keys   [][32]byte             // the session ticket keys in use (refreshTickets)
 	cas    map[string]*internalCA // by directory, kept across reloads
 
 	tickets     TicketKeySource
@@ -163,7 +164,7 @@ func (s *Server) Update(cfg config.ListenerTLS) error {
 	if err != nil {
 		return fmt.Errorf("%w (still serving the previous certificates)", err)
 	}
-	s.state.Store(st)
+	s.install(st)
 	s.stamps = stamps
 	return nil
 }
@@ -241,6 +242,15 @@ func (s *Server) internalCA(dir string) (*internalCA, error) {
 }
 
 // configForClient hands each handshake the current configuration.
+// install makes st the current state, carrying the session ticket keys in
+// use (see refreshTickets). s.mu is held.
+func (s *Server) install(st *state) {
+	if s.keys != nil {
+		st.conf.SetSessionTicketKeys(s.keys)
+	}
+	s.state.Store(st)
+}
+
 func (s *Server) configForClient(*tls.ClientHelloInfo) (*tls.Config, error) {
 	return s.state.Load().conf, nil
 }

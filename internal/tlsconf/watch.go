@@ -74,7 +74,7 @@ func (s *Server) checkFiles() {
 		s.log.Error("certificate files changed but cannot be loaded; still serving the previous certificates", "error", err)
 		return
 	}
-	s.state.Store(next)
+	s.install(next)
 	s.stamps = stamps
 	s.log.Info("certificate files reloaded", "files", len(cur))
 }
@@ -91,6 +91,14 @@ func (s *Server) refreshTickets() {
 		return
 	}
 	s.base.SetSessionTicketKeys(keys)
+	// The config GetConfigForClient returns carries them too: crypto/tls
+	// takes a returned config's own keys first, and QUIC (HTTP/3) reaches
+	// the listener's state only through that callback, its outer config
+	// being quic-go's wrapper with keys of its own (random, per process).
+	s.mu.Lock()
+	s.keys = keys
+	s.state.Load().conf.SetSessionTicketKeys(keys)
+	s.mu.Unlock()
 }
 
 // stapleDue fetches OCSP staples that are due, on one goroutine at a time,

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
@@ -8,6 +9,9 @@ import (
 	"net"
 	"testing"
 	"time"
+
+	"github.com/quic-go/quic-go"
+	"github.com/quic-go/quic-go/http3"
 
 	"github.com/gatehouse-proxy/gatehouse/internal/testutil/certs"
 	"github.com/gatehouse-proxy/gatehouse/internal/testutil/redisserver"
@@ -70,6 +74,84 @@ routes:
 		a, b := start(t, cfg(false)), start(t, cfg(false))
 		if resumeAcross(t, a.Addr, b.Addr, pool) {
 			t.Fatal("two independent instances resumed each other's sessions")
+		}
+	})
+}
+
+// notifyingCache is a client session cache that says when a ticket is
+// stored: a QUIC server sends its ticket after the handshake.
+type notifyingCache struct {
+	tls.ClientSessionCache
+	put chan struct{}
+}
+
+func (c *notifyingCache) Put(key string, cs *tls.ClientSessionState) {
+	c.ClientSessionCache.Put(key, cs)
+	if cs != nil {
+		select {
+		case c.put <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// resumeAcrossH3 is resumeAcross over QUIC (HTTP/3's ALPN).
+func resumeAcrossH3(t *testing.T, first, second string, pool *x509.CertPool) bool {
+	t.Helper()
+	cache := &notifyingCache{ClientSessionCache: tls.NewLRUClientSessionCache(4), put: make(chan struct{}, 1)}
+	cfg := &tls.Config{RootCAs: pool, ServerName: "localhost", ClientSessionCache: cache, NextProtos: []string{http3.NextProtoH3}}
+	dial := func(addr string) *quic.Conn {
+		ctx, cancel := context.WithTimeout(context.Background(), clientTimeout)
+		defer cancel()
+		c, err := quic.DialAddr(ctx, addr, cfg, &quic.Config{})
+		if err != nil {
+			t.Fatalf("QUIC to %s: %v", addr, err)
+		}
+		return c
+	}
+	c := dial(first)
+	if c.ConnectionState().TLS.DidResume {
+		t.Fatal("the first QUIC handshake resumed a session nobody issued")
+	}
+	select {
+	case <-cache.put:
+	case <-time.After(clientTimeout):
+		t.Fatal("no session ticket from the first instance over QUIC")
+	}
+	_ = c.CloseWithError(0, "")
+	c = dial(second)
+	defer c.CloseWithError(0, "")
+	return c.ConnectionState().TLS.DidResume
+}
+
+// The same across instances over HTTP/3: QUIC's TLS takes the same shared
+// ticket keys as TCP's.
+func TestHTTP3ResumptionAcrossInstances(t *testing.T) {
+	certFile, keyFile, pool := certs.SelfSigned(t)
+	rs := redisserver.Start(t)
+	cfg := func(cluster bool) string {
+		c := fmt.Sprintf(`
+listeners:
+  - address: "127.0.0.1:0"
+    tls: { cert: %q, key: %q, http3: true }
+routes:
+  - respond: { status: 200, body: "ok" }
+`, certFile, keyFile)
+		if cluster {
+			c += fmt.Sprintf("cluster:\n  redis: { address: %q, prefix: \"ghresume3:\" }\n", rs.Addr())
+		}
+		return c
+	}
+	t.Run("shared through redis", func(t *testing.T) {
+		a, b := start(t, cfg(true)), start(t, cfg(true))
+		if !resumeAcrossH3(t, a.Addr, b.Addr, pool) {
+			t.Fatal("a QUIC ticket from instance A was not accepted by instance B sharing its Redis")
+		}
+	})
+	t.Run("not shared without a cluster", func(t *testing.T) {
+		a, b := start(t, cfg(false)), start(t, cfg(false))
+		if resumeAcrossH3(t, a.Addr, b.Addr, pool) {
+			t.Fatal("two independent instances resumed each other's QUIC sessions")
 		}
 	})
 }
