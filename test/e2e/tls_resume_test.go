@@ -45,39 +45,6 @@ func resumeAcross(t *testing.T, first, second string, pool *x509.CertPool) bool 
 	return get(second)
 }
 
-// Session resumption across instances: with cluster.redis the ticket keys
-// are shared, so a client resumes on an instance other than the one that
-// issued its ticket; without it, each instance has its own keys.
-func TestTLSResumptionAcrossInstances(t *testing.T) {
-	certFile, keyFile, pool := certs.SelfSigned(t)
-	rs := redisserver.Start(t)
-	cfg := func(cluster bool) string {
-		c := fmt.Sprintf(`
-listeners:
-  - address: "127.0.0.1:0"
-    tls: { cert: %q, key: %q }
-routes:
-  - respond: { status: 200, body: "ok" }
-`, certFile, keyFile)
-		if cluster {
-			c += fmt.Sprintf("cluster:\n  redis: { address: %q, prefix: \"ghresume:\" }\n", rs.Addr())
-		}
-		return c
-	}
-	t.Run("shared through redis", func(t *testing.T) {
-		a, b := start(t, cfg(true)), start(t, cfg(true))
-		if !resumeAcross(t, a.Addr, b.Addr, pool) {
-			t.Fatal("a ticket from instance A was not accepted by instance B sharing its Redis")
-		}
-	})
-	t.Run("not shared without a cluster", func(t *testing.T) {
-		a, b := start(t, cfg(false)), start(t, cfg(false))
-		if resumeAcross(t, a.Addr, b.Addr, pool) {
-			t.Fatal("two independent instances resumed each other's sessions")
-		}
-	})
-}
-
 // notifyingCache is a client session cache that says when a ticket is
 // stored: a QUIC server sends its ticket after the handshake.
 type notifyingCache struct {
@@ -124,9 +91,11 @@ func resumeAcrossH3(t *testing.T, first, second string, pool *x509.CertPool) boo
 	return c.ConnectionState().TLS.DidResume
 }
 
-// The same across instances over HTTP/3: QUIC's TLS takes the same shared
-// ticket keys as TCP's.
-func TestHTTP3ResumptionAcrossInstances(t *testing.T) {
+// Session resumption across instances: with cluster.redis the ticket keys
+// are shared, so a client resumes on an instance other than the one that
+// issued its ticket, over TCP and over QUIC (HTTP/3) alike; without it,
+// each instance has its own keys.
+func TestTLSResumptionAcrossInstances(t *testing.T) {
 	certFile, keyFile, pool := certs.SelfSigned(t)
 	rs := redisserver.Start(t)
 	cfg := func(cluster bool) string {
@@ -138,20 +107,25 @@ routes:
   - respond: { status: 200, body: "ok" }
 `, certFile, keyFile)
 		if cluster {
-			c += fmt.Sprintf("cluster:\n  redis: { address: %q, prefix: \"ghresume3:\" }\n", rs.Addr())
+			c += fmt.Sprintf("cluster:\n  redis: { address: %q, prefix: \"ghresume:\" }\n", rs.Addr())
 		}
 		return c
 	}
-	t.Run("shared through redis", func(t *testing.T) {
-		a, b := start(t, cfg(true)), start(t, cfg(true))
-		if !resumeAcrossH3(t, a.Addr, b.Addr, pool) {
-			t.Fatal("a QUIC ticket from instance A was not accepted by instance B sharing its Redis")
-		}
-	})
-	t.Run("not shared without a cluster", func(t *testing.T) {
-		a, b := start(t, cfg(false)), start(t, cfg(false))
-		if resumeAcrossH3(t, a.Addr, b.Addr, pool) {
-			t.Fatal("two independent instances resumed each other's QUIC sessions")
-		}
-	})
+	for _, tc := range []struct {
+		transport string
+		across    func(t *testing.T, first, second string, pool *x509.CertPool) bool
+	}{{"TCP", resumeAcross}, {"QUIC", resumeAcrossH3}} {
+		t.Run(tc.transport+"/shared through redis", func(t *testing.T) {
+			a, b := start(t, cfg(true)), start(t, cfg(true))
+			if !tc.across(t, a.Addr, b.Addr, pool) {
+				t.Fatal("a ticket from instance A was not accepted by instance B sharing its Redis")
+			}
+		})
+		t.Run(tc.transport+"/not shared without a cluster", func(t *testing.T) {
+			a, b := start(t, cfg(false)), start(t, cfg(false))
+			if tc.across(t, a.Addr, b.Addr, pool) {
+				t.Fatal("two independent instances resumed each other's sessions")
+			}
+		})
+	}
 }
