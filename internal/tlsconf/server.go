@@ -241,7 +241,6 @@ func (s *Server) internalCA(dir string) (*internalCA, error) {
 	return ca, nil
 }
 
-// configForClient hands each handshake the current configuration.
 // install makes st the current state, carrying the session ticket keys in
 // use (see refreshTickets). s.mu is held.
 func (s *Server) install(st *state) {
@@ -251,6 +250,7 @@ func (s *Server) install(st *state) {
 	s.state.Store(st)
 }
 
+// configForClient hands each handshake the current configuration.
 func (s *Server) configForClient(*tls.ClientHelloInfo) (*tls.Config, error) {
 	return s.state.Load().conf, nil
 }
